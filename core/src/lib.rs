@@ -1,0 +1,44 @@
+//! redlead: Redlock over N independent Redis masters, with fencing tokens and
+//! leader election.
+//!
+//! # A guided tour
+//! - [`Redlock`] is the client: N node URLs and a [`Config`]. It holds one
+//!   multiplexed connection per node and counts a [`Quorum`] of N/2 + 1.
+//! - [`Redlock::try_acquire`] makes one attempt, [`Redlock::acquire`] retries
+//!   with jitter within a wait budget. Both return a [`Lock`], whose validity is
+//!   `ttl - elapsed - drift` measured on the monotonic clock.
+//! - With [`LockOptions::fenced`] the lock also carries a [`FencingToken`] that
+//!   is strictly greater than every earlier fenced acquisition's of the same
+//!   resource (docs/fencing.md).
+//! - [`Lock::extend`] never re-creates an expired key; [`Lock::lost`] fires
+//!   before the validity ends when the lock could not be extended.
+//! - Every failure is an [`Error`] that carries the per-node [`NodeOutcome`]s.
+//! - [`Election`] builds leader election on fenced locks: terms, fail-safe
+//!   step-down, fast handover on resign, observers.
+//!
+//! # What Redlock assumes
+//! Safety rests on bounded clock drift between the nodes and the client, and on
+//! the client not pausing longer than the safety margin between checking its
+//! validity and acting. A process pause (GC, SIGSTOP) after the check can still
+//! let a holder act after its lock expired; fencing tokens let the protected
+//! resource reject such a stale holder. A node that restarts without its data
+//! can grant a lock twice unless it stays down for a ttl after restart
+//! (docs/safety.md).
+
+mod config;
+mod election;
+mod error;
+mod fencing;
+mod lock;
+mod node;
+mod quorum;
+mod redlock;
+mod scripts;
+
+pub use config::{Config, KeyFormat, MAX_DURATION, MAX_RESOURCE_LEN};
+
+pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
+pub use fencing::FencingToken;
+pub use lock::{AutoExtend, Lock};
+pub use quorum::Quorum;
+pub use redlock::{owner_of, LockOptions, Redlock, MAX_OWNER_LEN};

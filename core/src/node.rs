@@ -1,0 +1,205 @@
+//! One Redis master and the commands Redlock sends it.
+//!
+//! Each node has exactly one multiplexed connection (a `ConnectionManager`,
+//! which reconnects in the background). Commands on it reach the server in the
+//! order they were issued, and `Lock` additionally waits for a node's acquire
+//! to settle before sending that node its extend or release, so a release can
+//! never overtake the acquire it undoes (see docs/safety.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::aio::ConnectionManagerConfig;
+use redis::{Client, IntoConnectionInfo, RedisError, Value};
+
+use crate::error::{Error, NodeOutcome, Result};
+use crate::scripts;
+
+/// What a node answered, plus the data some commands return.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub outcome: NodeOutcome,
+    /// Fenced acquire: the node's fencing counter when the key was taken.
+    pub counter: Option<u64>,
+}
+
+impl Reply {
+    fn of(outcome: NodeOutcome) -> Reply {
+        Reply {
+            outcome,
+            counter: None,
+        }
+    }
+}
+
+pub(crate) struct Node {
+    /// host:port or socket path; never the password.
+    pub name: String,
+    conn: ConnectionManager,
+    timeout: Duration,
+}
+
+impl Node {
+    /// Parses the URL and prepares a lazy connection: nothing is dialled here,
+    /// so a node that is down at start costs nothing until it comes back.
+    pub fn new(url: &str, timeout: Duration, connect_timeout: Duration) -> Result<Arc<Node>> {
+        if url.trim().is_empty() {
+            return Err(Error::invalid("node URL must not be empty"));
+        }
+        let info = url
+            .into_connection_info()
+            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
+        let name = info.addr().to_string();
+        let client = Client::open(info)
+            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(connect_timeout))
+            .set_response_timeout(None)
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(20))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| Error::invalid(format!("node {name}: {e}")))?;
+        Ok(Arc::new(Node {
+            name,
+            conn,
+            timeout,
+        }))
+    }
+
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, NodeOutcome> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(NodeOutcome::Error(e.to_string())),
+            Err(_) => Err(NodeOutcome::Timeout),
+        }
+    }
+
+    /// Plain `SET key value NX PX ttl`: the same command every Redlock
+    /// implementation sends, so locks interoperate across libraries.
+    pub async fn set_nx(&self, key: &str, value: &str, ttl_ms: u64) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms);
+        match self.timed(cmd.query_async::<Value>(&mut conn)).await {
+            Ok(Value::Okay) => Reply::of(NodeOutcome::Ok),
+            Ok(Value::Nil) => Reply::of(NodeOutcome::Held(None)),
+            Ok(other) => Reply::of(NodeOutcome::Error(format!(
+                "unexpected reply to SET: {other:?}"
+            ))),
+            Err(o) => Reply::of(o),
+        }
+    }
+
+    pub async fn acquire_fenced(
+        &self,
+        key: &str,
+        fence_key: &str,
+        value: &str,
+        ttl_ms: u64,
+    ) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::ACQUIRE_FENCED.prepare_invoke();
+        inv.key(key).key(fence_key).arg(value).arg(ttl_ms);
+        match self
+            .timed(inv.invoke_async::<(i64, String)>(&mut conn))
+            .await
+        {
+            Ok((1, counter)) => match counter.parse::<u64>() {
+                Ok(c) => Reply {
+                    outcome: NodeOutcome::Ok,
+                    counter: Some(c),
+                },
+                Err(_) => Reply::of(NodeOutcome::Error(format!(
+                    "fencing counter is not a number: {counter:?}"
+                ))),
+            },
+            Ok((_, holder)) => Reply::of(NodeOutcome::Held(Some(holder))),
+            Err(o) => Reply::of(o),
+        }
+    }
+
+    pub async fn raise_fence(&self, key: &str, fence_key: &str, value: &str, token: u64) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::RAISE_FENCE.prepare_invoke();
+        inv.key(key).key(fence_key).arg(value).arg(token);
+        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+    }
+
+    pub async fn extend(&self, key: &str, value: &str, ttl_ms: u64) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::EXTEND.prepare_invoke();
+        inv.key(key).arg(value).arg(ttl_ms);
+        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+    }
+
+    pub async fn release(&self, key: &str, value: &str) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::RELEASE.prepare_invoke();
+        inv.key(key).arg(value);
+        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+    }
+
+    /// 1 -> Ok, 0 -> NotHeld.
+    async fn flag(
+        &self,
+        f: impl std::future::Future<Output = Result<i64, RedisError>>,
+    ) -> NodeOutcome {
+        match self.timed(f).await {
+            Ok(1) => NodeOutcome::Ok,
+            Ok(_) => NodeOutcome::NotHeld,
+            Err(o) => o,
+        }
+    }
+
+    /// GET, for "who holds this": Ok(None) when absent.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, NodeOutcome> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        self.timed(cmd.query_async::<Option<String>>(&mut conn))
+            .await
+    }
+
+    pub async fn publish(&self, channel: &str, message: &str) -> NodeOutcome {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(message);
+        match self.timed(cmd.query_async::<i64>(&mut conn)).await {
+            Ok(_) => NodeOutcome::Ok,
+            Err(o) => o,
+        }
+    }
+
+    pub async fn ping(&self) -> NodeOutcome {
+        let mut conn = self.conn.clone();
+        match self
+            .timed(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+        {
+            Ok(_) => NodeOutcome::Ok,
+            Err(o) => o,
+        }
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_credentials() {
+        assert_eq!(super::redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(super::redact("redis://h:1"), "redis://h:1");
+    }
+}
