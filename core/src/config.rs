@@ -99,6 +99,29 @@ impl Default for Config {
 }
 
 impl Config {
+    pub fn with_node_timeout(mut self, d: Duration) -> Config {
+        self.node_timeout = d;
+        self
+    }
+    pub fn with_drift_factor(mut self, f: f64) -> Config {
+        self.drift_factor = f;
+        self
+    }
+    pub fn with_retry(mut self, delay: Duration, jitter: Duration, count: Option<u32>) -> Config {
+        self.retry_delay = delay;
+        self.retry_jitter = jitter;
+        self.retry_count = count;
+        self
+    }
+    pub fn with_key_format(mut self, key_format: KeyFormat) -> Config {
+        self.key_format = key_format;
+        self
+    }
+    pub fn with_connect_timeout(mut self, d: Duration) -> Config {
+        self.connect_timeout = d;
+        self
+    }
+
     pub fn validate(&self) -> Result<()> {
         positive("node_timeout", self.node_timeout)?;
         positive("connect_timeout", self.connect_timeout)?;

@@ -97,6 +97,7 @@ pub enum ErrorKind {
     Connection,
     Timeout,
     Closed,
+    WrongThread,
     Internal,
 }
 
@@ -124,6 +125,10 @@ pub enum Error {
     /// The lock was released or the election stopped.
     #[error("closed: {0}")]
     Closed(String),
+    /// The call would deadlock from this thread (e.g. stopping an election
+    /// from inside one of its own callbacks).
+    #[error("wrong thread: {0}")]
+    WrongThread(String),
     /// A bug or an unexpected reply; the message says which.
     #[error("internal error: {0}")]
     Internal(String),
@@ -138,6 +143,7 @@ impl Error {
             Error::Connection { .. } => ErrorKind::Connection,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Closed(_) => ErrorKind::Closed,
+            Error::WrongThread(_) => ErrorKind::WrongThread,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -26,7 +26,7 @@
 //! (docs/safety.md).
 
 mod config;
-mod election;
+pub mod election;
 mod error;
 mod fencing;
 mod lock;
@@ -37,6 +37,7 @@ mod scripts;
 
 pub use config::{Config, KeyFormat, MAX_DURATION, MAX_RESOURCE_LEN};
 
+pub use election::{Election, ElectionConfig, ElectionEvent, Handler, RevokeReason};
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};

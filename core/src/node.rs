@@ -36,6 +36,7 @@ impl Reply {
 pub(crate) struct Node {
     /// host:port or socket path; never the password.
     pub name: String,
+    client: Client,
     conn: ConnectionManager,
     timeout: Duration,
 }
@@ -59,10 +60,11 @@ impl Node {
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| Error::invalid(format!("node {name}: {e}")))?;
         Ok(Arc::new(Node {
             name,
+            client,
             conn,
             timeout,
         }))
@@ -173,6 +175,19 @@ impl Node {
             Ok(_) => NodeOutcome::Ok,
             Err(o) => o,
         }
+    }
+
+    /// Subscribes to `channel` on a connection of its own and calls `on_message`
+    /// for every message until the connection fails (the caller reconnects).
+    pub async fn watch_channel(&self, channel: &str, mut on_message: impl FnMut(&[u8])) -> Result<(), RedisError> {
+        use futures::StreamExt;
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        let mut messages = pubsub.into_on_message();
+        while let Some(msg) = messages.next().await {
+            on_message(msg.get_payload_bytes());
+        }
+        Ok(())
     }
 
     pub async fn ping(&self) -> NodeOutcome {

@@ -1,0 +1,349 @@
+//! Opaque config builders. Setters check what they can at once; the client
+//! (or election) validates the whole configuration when it is built.
+
+use std::os::raw::c_char;
+use std::time::Duration;
+
+use redlead_core::{Config, KeyFormat};
+
+use crate::boundary::{arg_ref, arg_str, into_handle, take_box, Handle};
+use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
+
+/// Settings of a client, built with `redlead_config_set_*`.
+///
+/// Ownership: created by `redlead_config_new`, owned by the caller, freed
+/// once with `redlead_config_free`. `redlead_client_new` copies it, so it may
+/// be freed or reused right after. Thread-safety: not synchronized; do not
+/// set it from two threads at once (reading it in two `redlead_client_new`
+/// calls at once is safe).
+pub struct redlead_config {
+    magic: u64,
+    pub(crate) config: Config,
+    pub(crate) runtime_threads: Option<usize>,
+}
+
+impl Handle for redlead_config {
+    const MAGIC: u64 = 0x7265_646c_6366_6730;
+    const NAME: &'static str = "redlead_config";
+    fn magic(&self) -> u64 {
+        self.magic
+    }
+    fn set_magic(&mut self, m: u64) {
+        self.magic = m;
+    }
+}
+
+/// Settings of an election, built with `redlead_election_config_set_*`.
+///
+/// Ownership, lifetime and thread-safety as for `redlead_config`:
+/// `redlead_election_start` copies it.
+pub struct redlead_election_config {
+    magic: u64,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) renew_interval: Option<Duration>,
+    pub(crate) retry_interval: Option<Duration>,
+    pub(crate) step_down_margin: Option<Duration>,
+}
+
+impl Handle for redlead_election_config {
+    const MAGIC: u64 = 0x7265_646c_6563_6630;
+    const NAME: &'static str = "redlead_election_config";
+    fn magic(&self) -> u64 {
+        self.magic
+    }
+    fn set_magic(&mut self, m: u64) {
+        self.magic = m;
+    }
+}
+
+/// `arg_ref` for a setter: the builder is mutated through its pointer.
+fn config_mut<'a, T: Handle>(p: *mut T, name: &str) -> FfiResult<&'a mut T> {
+    arg_ref(p as *const T, name)?;
+    // SAFETY: checked by arg_ref; builders are documented as not shared
+    // across threads while being set.
+    Ok(unsafe { &mut *p })
+}
+
+fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
+    if ms == 0 {
+        return Err(FfiError::invalid(format!("{name} must be greater than 0")));
+    }
+    if ms > redlead_core::MAX_DURATION.as_millis() as u64 {
+        return Err(FfiError::invalid(format!(
+            "{name} must be at most 24 h (86400000 ms), got {ms} ms"
+        )));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// A new client configuration holding the defaults (node timeout 50 ms,
+/// drift factor 0.01, retry delay 200 ms + up to 100 ms jitter, unlimited
+/// retries within the wait, keys `redlead:{resource}`, connect timeout
+/// 500 ms, 2 runtime threads). Returns NULL only in a forked child or on an
+/// internal panic. The caller owns the result.
+#[no_mangle]
+pub extern "C" fn redlead_config_new() -> *mut redlead_config {
+    boundary!({
+        if crate::runtime::forked() {
+            return std::ptr::null_mut();
+        }
+        into_handle(redlead_config {
+            magic: redlead_config::MAGIC,
+            config: Config::default(),
+            runtime_threads: None,
+        })
+    })
+}
+
+/// Frees a configuration. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn redlead_config_free(config: *mut redlead_config) {
+    boundary!({
+        let _ = take_box(config, "config");
+    })
+}
+
+/// How long one node may take to answer one command (> 0, far below any ttl).
+/// `config` is borrowed and mutated.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_node_timeout_ms(
+    config: *mut redlead_config,
+    node_timeout_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.node_timeout = millis("node_timeout_ms", node_timeout_ms)?;
+        Ok(())
+    })
+}
+
+/// Clock drift allowance as a fraction of the ttl, in [0, 0.5).
+#[no_mangle]
+pub extern "C" fn redlead_config_set_drift_factor(
+    config: *mut redlead_config,
+    drift_factor: f64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        if !(0.0..0.5).contains(&drift_factor) {
+            return Err(FfiError::invalid(format!(
+                "drift_factor must be in [0, 0.5), got {drift_factor}"
+            )));
+        }
+        c.config.drift_factor = drift_factor;
+        Ok(())
+    })
+}
+
+/// Most attempts of a waiting acquire; 0 means no limit other than the wait.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_retry_count(
+    config: *mut redlead_config,
+    retry_count: u32,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.retry_count = (retry_count > 0).then_some(retry_count);
+        Ok(())
+    })
+}
+
+/// Base delay between two attempts of a waiting acquire (0 allowed).
+#[no_mangle]
+pub extern "C" fn redlead_config_set_retry_delay_ms(
+    config: *mut redlead_config,
+    retry_delay_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.retry_delay = if retry_delay_ms == 0 {
+            Duration::ZERO
+        } else {
+            millis("retry_delay_ms", retry_delay_ms)?
+        };
+        Ok(())
+    })
+}
+
+/// Random extra delay, uniform in [0, jitter], added to each retry (0 allowed).
+#[no_mangle]
+pub extern "C" fn redlead_config_set_retry_jitter_ms(
+    config: *mut redlead_config,
+    retry_jitter_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.retry_jitter = if retry_jitter_ms == 0 {
+            Duration::ZERO
+        } else {
+            millis("retry_jitter_ms", retry_jitter_ms)?
+        };
+        Ok(())
+    })
+}
+
+/// Prefix of every Redis key (default "redlead:"). `key_prefix` is a borrowed
+/// NUL-terminated UTF-8 string, copied.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_key_prefix(
+    config: *mut redlead_config,
+    key_prefix: *const c_char,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        let prefix = arg_str(key_prefix, "key_prefix")?;
+        let tag = c.config.key_format.hash_tag;
+        c.config.key_format = KeyFormat::new(prefix, tag);
+        Ok(())
+    })
+}
+
+/// Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
+/// Redis Cluster slot; zero: `prefix` + resource, as other Redlock libraries.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_key_hash_tag(
+    config: *mut redlead_config,
+    key_hash_tag: u8,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.key_format.hash_tag = key_hash_tag != 0;
+        Ok(())
+    })
+}
+
+/// Timeout of one connection attempt to a node (> 0).
+#[no_mangle]
+pub extern "C" fn redlead_config_set_connect_timeout_ms(
+    config: *mut redlead_config,
+    connect_timeout_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.config.connect_timeout = millis("connect_timeout_ms", connect_timeout_ms)?;
+        Ok(())
+    })
+}
+
+/// Worker threads of the process-wide runtime (1..=256, default 2). Applies
+/// only before the runtime is first built (by the first `redlead_client_new`);
+/// once it runs, this fails with `REDLEAD_ERR_INVALID_ARGUMENT`, and so does
+/// `redlead_client_new` with a config asking for a different count.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_runtime_threads(
+    config: *mut redlead_config,
+    runtime_threads: u32,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        let n = runtime_threads as usize;
+        if n == 0 || n > crate::runtime::MAX_THREADS {
+            return Err(FfiError::invalid(format!(
+                "runtime_threads must be in 1..=256, got {n}"
+            )));
+        }
+        if let Some(have) = crate::runtime::built_threads() {
+            if have != n {
+                return Err(FfiError::invalid(format!(
+                    "runtime_threads applies only before the runtime is first built; it already runs {have} worker threads"
+                )));
+            }
+        }
+        c.runtime_threads = Some(n);
+        Ok(())
+    })
+}
+
+/// A new election configuration holding the defaults (see the core's
+/// `ElectionConfig`). Returns NULL only in a forked child or on an internal
+/// panic. The caller owns the result.
+#[no_mangle]
+pub extern "C" fn redlead_election_config_new() -> *mut redlead_election_config {
+    boundary!({
+        if crate::runtime::forked() {
+            return std::ptr::null_mut();
+        }
+        into_handle(redlead_election_config {
+            magic: redlead_election_config::MAGIC,
+            ttl: None,
+            renew_interval: None,
+            retry_interval: None,
+            step_down_margin: None,
+        })
+    })
+}
+
+/// Frees an election configuration. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn redlead_election_config_free(config: *mut redlead_election_config) {
+    boundary!({
+        let _ = take_box(config, "config");
+    })
+}
+
+/// Lifetime of the leader's lock: how long a crashed leader blocks a new
+/// election (> 0).
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_ttl_ms(
+    config: *mut redlead_election_config,
+    ttl_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.ttl = Some(millis("ttl_ms", ttl_ms)?);
+        Ok(())
+    })
+}
+
+/// How often the leader renews its lock (> 0; default ttl / 3).
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_renew_interval_ms(
+    config: *mut redlead_election_config,
+    renew_interval_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.renew_interval = Some(millis("renew_interval_ms", renew_interval_ms)?);
+        Ok(())
+    })
+}
+
+/// How often a follower tries to become leader (> 0).
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_retry_interval_ms(
+    config: *mut redlead_election_config,
+    retry_interval_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.retry_interval = Some(millis("retry_interval_ms", retry_interval_ms)?);
+        Ok(())
+    })
+}
+
+/// How long before the lock's validity ends a leader that could not renew
+/// steps down (> 0).
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_step_down_margin_ms(
+    config: *mut redlead_election_config,
+    step_down_margin_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.step_down_margin = Some(millis("step_down_margin_ms", step_down_margin_ms)?);
+        Ok(())
+    })
+}

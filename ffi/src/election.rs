@@ -1,0 +1,208 @@
+//! Election handles: campaign for a resource, events through a closure.
+
+use std::os::raw::c_char;
+
+use redlead_core::{Election, ElectionConfig};
+
+use crate::boundary::{arg_ref, arg_str, check_out, into_handle, take_box, write_out, Handle};
+use crate::client::redlead_client;
+use crate::closure::{redlead_event_closure, EventClosure};
+use crate::config::redlead_election_config;
+use crate::error::{redlead_error, redlead_status, FfiError};
+use crate::runtime;
+
+/// A candidate in a leader election.
+///
+/// Ownership: created by `redlead_election_start`, owned by the caller, freed
+/// once with `redlead_election_free` (which stops the campaign and resigns if
+/// leading). Lifetime: independent of the client. Thread-safety: every
+/// function taking an election may be called from many threads at once,
+/// including from its own callback, except `redlead_election_free` there.
+pub struct redlead_election {
+    magic: u64,
+    election: Election,
+}
+
+impl Handle for redlead_election {
+    const MAGIC: u64 = 0x7265_646c_656c_6530;
+    const NAME: &'static str = "redlead_election";
+    fn magic(&self) -> u64 {
+        self.magic
+    }
+    fn set_magic(&mut self, m: u64) {
+        self.magic = m;
+    }
+}
+
+/// Starts campaigning for `resource` as `candidate_id` (both borrowed
+/// NUL-terminated UTF-8, copied; the id 1..=256 bytes). `config` is borrowed
+/// and copied; NULL means the defaults (ttl 5 s). `closure` is moved into the
+/// library: its `drop` runs exactly once, also when this call fails. On
+/// success `*election_out` receives an election the caller owns.
+#[no_mangle]
+pub extern "C" fn redlead_election_start(
+    client: *const redlead_client,
+    resource: *const c_char,
+    candidate_id: *const c_char,
+    config: *const redlead_election_config,
+    closure: redlead_event_closure,
+    election_out: *mut *mut redlead_election,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    // Owned from the first line: every path below, panics included, drops it.
+    let mut closure = EventClosure::new(closure);
+    boundary!(error_out, {
+        let client = arg_ref(client, "client")?;
+        let resource = arg_str(resource, "resource")?;
+        let id = arg_str(candidate_id, "candidate_id")?;
+        check_out(election_out, "election_out")?;
+        if !closure.has_call() {
+            return Err(FfiError::invalid("closure.call must not be NULL"));
+        }
+        let mut cfg = ElectionConfig::default();
+        if !config.is_null() {
+            let c = arg_ref(config, "config")?;
+            if let Some(ttl) = c.ttl {
+                cfg = ElectionConfig::with_ttl(ttl);
+            }
+            if c.renew_interval.is_some() {
+                cfg.renew_interval = c.renew_interval;
+            }
+            if let Some(r) = c.retry_interval {
+                cfg.retry_interval = r;
+            }
+            if c.step_down_margin.is_some() {
+                cfg.step_down_margin = c.step_down_margin;
+            }
+        }
+        closure.set_own_id(id);
+        let rt = runtime::get(None)?;
+        let _entered = rt.enter();
+        let election = Election::start(&client.redlock, resource, id, cfg, move |ev| {
+            closure.deliver(ev)
+        })?;
+        write_out(
+            election_out,
+            into_handle(redlead_election {
+                magic: redlead_election::MAGIC,
+                election,
+            }),
+        );
+        Ok(())
+    })
+}
+
+/// 1 while this candidate leads (computed from the clock: it turns 0 at the
+/// step-down instant even if a renewal is late), else 0 (also for an invalid
+/// `election`). Does not block.
+#[no_mangle]
+pub extern "C" fn redlead_election_is_leader(election: *const redlead_election) -> u8 {
+    boundary!({
+        arg_ref(election, "election").is_ok_and(|e| e.election.is_leader()) as u8
+    })
+}
+
+/// The current term (fencing token) while leading, else 0. Does not block.
+#[no_mangle]
+pub extern "C" fn redlead_election_term(election: *const redlead_election) -> u64 {
+    boundary!({
+        arg_ref(election, "election")
+            .ok()
+            .and_then(|e| e.election.term())
+            .unwrap_or(0)
+    })
+}
+
+/// How many times this candidate saw leadership change hands since it started.
+#[no_mangle]
+pub extern "C" fn redlead_election_transitions(election: *const redlead_election) -> u64 {
+    boundary!({
+        arg_ref(election, "election")
+            .map(|e| e.election.transitions())
+            .unwrap_or(0)
+    })
+}
+
+/// 0 when this candidate believes it leads but has not renewed in time, or its
+/// campaign ended without being stopped (or `election` is invalid); else 1.
+/// For liveness probes. Does not block.
+#[no_mangle]
+pub extern "C" fn redlead_election_is_healthy(election: *const redlead_election) -> u8 {
+    boundary!({
+        arg_ref(election, "election").is_ok_and(|e| e.election.is_healthy()) as u8
+    })
+}
+
+/// Asks the nodes who leads now. Blocks for about one round trip.
+/// On success `*needed` receives the size of the leader id including its NUL,
+/// or 0 when no candidate leads; the id is copied into `buf` only when it
+/// fits (`*needed <= buf_len`), else `buf` is untouched and the caller retries
+/// with a larger buffer. `buf` may be NULL when `buf_len` is 0. `needed` is
+/// required. `election` is borrowed.
+#[no_mangle]
+pub extern "C" fn redlead_election_leader(
+    election: *const redlead_election,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed: *mut usize,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let e = arg_ref(election, "election")?;
+        check_out(needed, "needed")?;
+        if buf.is_null() && buf_len > 0 {
+            return Err(FfiError::invalid("buf must not be NULL when buf_len > 0"));
+        }
+        let leader = runtime::block_on(e.election.leader())??;
+        let size = crate::boundary::write_c_str(buf, buf_len, leader.as_deref());
+        write_out(needed, size);
+        Ok(())
+    })
+}
+
+/// Releases leadership now and tells the followers. Returns `REDLEAD_OK` also
+/// when not leading (a no-op); `*resigned_out`, when not NULL, receives 1 if
+/// this call ended a leadership, else 0. May be called from the callback.
+#[no_mangle]
+pub extern "C" fn redlead_election_resign(
+    election: *const redlead_election,
+    resigned_out: *mut u8,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let e = arg_ref(election, "election")?;
+        let resigned = runtime::block_on(e.election.resign())??;
+        if !resigned_out.is_null() {
+            check_out(resigned_out, "resigned_out")?;
+            write_out(resigned_out, resigned as u8);
+        }
+        Ok(())
+    })
+}
+
+/// Stops campaigning, resigns if leading, waits until no callback runs and
+/// the closure's `drop` has run, then frees the election. NULL is a no-op
+/// (`REDLEAD_OK`). Called from inside the election's own callback it returns
+/// `REDLEAD_ERR_WRONG_THREAD` and frees nothing (free it from another thread).
+/// In a forked child it returns `REDLEAD_ERR_FORKED` and frees nothing.
+#[no_mangle]
+pub extern "C" fn redlead_election_free(
+    election: *mut redlead_election,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        if election.is_null() {
+            return Ok(());
+        }
+        let e = arg_ref(election, "election")?;
+        if e.election.is_callback_thread() {
+            return Err(FfiError::new(
+                redlead_status::REDLEAD_ERR_WRONG_THREAD,
+                "redlead_election_free called from the election's own callback; it would wait for itself",
+            ));
+        }
+        runtime::block_on(e.election.stop())??;
+        drop(take_box(election, "election")?);
+        Ok(())
+    })
+}

@@ -1,0 +1,90 @@
+//! The C ABI of redlead: `libredlead.so` / `libredlead.a` and `include/redlead.h`.
+//!
+//! # A guided tour
+//! - [`boundary`]: the one macro every export goes through. It catches panics
+//!   (a panic becomes `REDLEAD_ERR_PANIC`, never an abort), refuses calls in a
+//!   forked child, and holds the only pointer/string conversions of the crate.
+//! - [`runtime`]: the one process-wide tokio runtime, built lazily; blocking C
+//!   calls run the async core on it with `block_on`.
+//! - [`error`]: `redlead_status`, the mapping from the core's `ErrorKind`
+//!   (written once), and the caller-owned `redlead_error` objects.
+//! - [`config`]: the opaque config builders.
+//! - [`client`], [`lock`], [`election`]: the handles.
+//! - [`closure`]: the `{context, call, drop}` event closure and its guarantees.
+//!
+//! The conventions (out-parameters last and written only on success, the
+//! caller frees each object once, `error_out` optional) are in ffi/README.md.
+#![allow(non_camel_case_types)]
+
+#[macro_use]
+mod boundary;
+pub mod client;
+pub mod closure;
+pub mod config;
+pub mod election;
+pub mod error;
+pub mod lock;
+pub mod runtime;
+
+use std::os::raw::c_char;
+
+/// Major version of this library; equals the crate's (checked by tests).
+pub const REDLEAD_VERSION_MAJOR: u32 = 0;
+/// Minor version of this library.
+pub const REDLEAD_VERSION_MINOR: u32 = 1;
+/// Patch version of this library.
+pub const REDLEAD_VERSION_PATCH: u32 = 0;
+/// Bumped on every incompatible change of the ABI (a removed function, a
+/// changed signature or struct layout, a renumbered enumerator).
+pub const REDLEAD_ABI_VERSION: u32 = 1;
+
+static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The version of the library actually loaded, "MAJOR.MINOR.PATCH".
+///
+/// Returns a static NUL-terminated string: never NULL, never freed.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn redlead_version() -> *const c_char {
+    boundary!({ VERSION_C.as_ptr().cast::<c_char>() })
+}
+
+/// The ABI version of the library actually loaded; compare with
+/// `REDLEAD_ABI_VERSION` from the header you compiled against.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn redlead_abi_version() -> u32 {
+    boundary!({ REDLEAD_ABI_VERSION })
+}
+
+/// Test-only: panics inside the boundary, to prove that a panic becomes
+/// `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
+/// into C or aborts the process. Has no other effect.
+#[no_mangle]
+pub extern "C" fn redlead_test_panic(error_out: *mut *mut error::redlead_error) -> error::redlead_status {
+    boundary!(error_out, {
+        if std::hint::black_box(true) {
+            panic!("redlead_test_panic: deliberate panic to test the boundary");
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_constants_match_cargo() {
+        assert_eq!(
+            super::REDLEAD_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            super::REDLEAD_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            super::REDLEAD_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+    }
+}
