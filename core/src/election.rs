@@ -73,7 +73,8 @@ impl ElectionConfig {
     }
 
     pub fn step_down_margin(&self, node_timeout: Duration) -> Duration {
-        self.step_down_margin.unwrap_or((self.ttl / 10).max(node_timeout * 2))
+        self.step_down_margin
+            .unwrap_or((self.ttl / 10).max(node_timeout * 2))
     }
 
     fn validate(&self, client: &Redlock) -> Result<()> {
@@ -87,7 +88,10 @@ impl ElectionConfig {
         let margin = self.step_down_margin(node_timeout);
         positive("step_down_margin", margin)?;
         if renew >= self.ttl {
-            return Err(Error::invalid(format!("renew_interval ({renew:?}) must be shorter than ttl ({:?})", self.ttl)));
+            return Err(Error::invalid(format!(
+                "renew_interval ({renew:?}) must be shorter than ttl ({:?})",
+                self.ttl
+            )));
         }
         if renew + margin >= self.ttl {
             return Err(Error::invalid(format!(
@@ -141,7 +145,11 @@ pub enum ElectionEvent {
     /// This candidate leads from `at` for `term` (the fencing token).
     Elected { term: u64, at: std::time::Instant },
     /// This candidate stopped leading at `at` (`is_leader` was false from then).
-    Revoked { term: u64, reason: RevokeReason, at: std::time::Instant },
+    Revoked {
+        term: u64,
+        reason: RevokeReason,
+        at: std::time::Instant,
+    },
     /// The leader this candidate observes changed (None: none known).
     LeaderChanged { leader: Option<String> },
 }
@@ -170,6 +178,7 @@ struct Inner {
     resign_request: Notify,
     resigned: Notify,
     announced: Arc<Notify>,
+    crashed: std::sync::atomic::AtomicBool,
     event_thread: OnceLock<ThreadId>,
 }
 
@@ -209,6 +218,7 @@ impl Election {
             resign_request: Notify::new(),
             resigned: Notify::new(),
             announced: Arc::new(Notify::new()),
+            crashed: std::sync::atomic::AtomicBool::new(false),
             event_thread: OnceLock::new(),
         });
         let (tx, rx) = std::sync::mpsc::channel::<ElectionEvent>();
@@ -265,7 +275,12 @@ impl Election {
             })
             .collect();
         let campaign = runtime.spawn(campaign(inner.clone(), tx));
-        Ok(Election { inner, campaign: Mutex::new(Some(campaign)), watchers, events_done })
+        Ok(Election {
+            inner,
+            campaign: Mutex::new(Some(campaign)),
+            watchers,
+            events_done,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -286,7 +301,8 @@ impl Election {
     /// The current term (fencing token) while leading.
     pub fn term(&self) -> Option<u64> {
         let l = *self.inner.leading.lock().unwrap();
-        l.filter(|l| Instant::now() < l.step_down_at).map(|l| l.term)
+        l.filter(|l| Instant::now() < l.step_down_at)
+            .map(|l| l.term)
     }
 
     /// The leader id this candidate last observed (no network call).
@@ -309,12 +325,19 @@ impl Election {
     /// longer than its renew interval plus margin, or its campaign ended
     /// without being stopped: wire it into a liveness probe.
     pub fn is_healthy(&self) -> bool {
-        let finished = self.campaign.lock().unwrap().as_ref().is_some_and(|h| h.is_finished());
+        let finished = self
+            .campaign
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|h| h.is_finished());
         if finished && !self.inner.stop.is_cancelled() {
             return false;
         }
         match *self.inner.leading.lock().unwrap() {
-            Some(l) => l.last_renewal.elapsed() <= self.inner.config.renew_interval() + self.inner.margin,
+            Some(l) => {
+                l.last_renewal.elapsed() <= self.inner.config.renew_interval() + self.inner.margin
+            }
             None => true,
         }
     }
@@ -350,7 +373,9 @@ impl Election {
     /// callback it returns `WrongThread` instead of deadlocking.
     pub async fn stop(&self) -> Result<()> {
         if self.is_callback_thread() {
-            return Err(Error::WrongThread("Election::stop called from its own event handler".into()));
+            return Err(Error::WrongThread(
+                "Election::stop called from its own event handler".into(),
+            ));
         }
         self.inner.stop.cancel();
         let campaign = self.campaign.lock().unwrap().take();
@@ -365,6 +390,7 @@ impl Election {
     /// Test hook: ends the campaign as a crash would (no release, no events).
     #[doc(hidden)]
     pub fn crash(&self) {
+        self.inner.crashed.store(true, Ordering::SeqCst);
         if let Some(c) = self.campaign.lock().unwrap().take() {
             c.abort();
         }
@@ -385,10 +411,18 @@ impl Drop for Election {
 
 impl Inner {
     fn is_leader(&self) -> bool {
-        self.leading.lock().unwrap().is_some_and(|l| Instant::now() < l.step_down_at)
+        self.leading
+            .lock()
+            .unwrap()
+            .is_some_and(|l| Instant::now() < l.step_down_at)
     }
 
-    fn observe(&self, value: Option<&str>, tx: &std::sync::mpsc::Sender<ElectionEvent>, last_value: &mut Option<String>) {
+    fn observe(
+        &self,
+        value: Option<&str>,
+        tx: &std::sync::mpsc::Sender<ElectionEvent>,
+        last_value: &mut Option<String>,
+    ) {
         if let Some(v) = value {
             if last_value.as_deref() != Some(v) {
                 if last_value.is_some() {
@@ -428,7 +462,11 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
         if inner.stop.is_cancelled() {
             break;
         }
-        match inner.client.try_acquire_with(&inner.resource, inner.config.ttl, &opts).await {
+        match inner
+            .client
+            .try_acquire_with(&inner.resource, inner.config.ttl, &opts)
+            .await
+        {
             Ok(lock) => {
                 inner.observe(Some(lock.value()), &tx, &mut last_value);
                 let reason = lead(&inner, lock, &tx).await;
@@ -455,14 +493,48 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
     }
 }
 
+/// The leader's lock; a simulated crash (the test hook) leaves it behind
+/// unreleased, as a real crash would.
+struct Held<'a> {
+    lock: Option<Lock>,
+    crashed: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.crashed.load(Ordering::SeqCst) {
+            if let Some(l) = self.lock.take() {
+                l.abandon();
+            }
+        }
+    }
+}
+
 /// Leads until the lock is lost, resigned or stopped; returns why.
-async fn lead(inner: &Inner, lock: Lock, tx: &std::sync::mpsc::Sender<ElectionEvent>) -> RevokeReason {
+async fn lead(
+    inner: &Inner,
+    lock: Lock,
+    tx: &std::sync::mpsc::Sender<ElectionEvent>,
+) -> RevokeReason {
+    let mut held = Held {
+        lock: Some(lock),
+        crashed: &inner.crashed,
+    };
+    let lock = held.lock.as_ref().expect("just set");
     let term = lock.fencing_token().map(|t| t.get()).unwrap_or_default();
     let now = Instant::now();
     let step_down_at = |lock: &Lock| lock.deadline().checked_sub(inner.margin).unwrap_or(now);
-    *inner.leading.lock().unwrap() = Some(Leadership { term, since: now, step_down_at: step_down_at(&lock), last_renewal: now });
+    *inner.leading.lock().unwrap() = Some(Leadership {
+        term,
+        since: now,
+        step_down_at: step_down_at(&lock),
+        last_renewal: now,
+    });
     tracing::info!(resource = %inner.resource, id = %inner.id, term, "elected");
-    let _ = tx.send(ElectionEvent::Elected { term, at: now.into_std() });
+    let _ = tx.send(ElectionEvent::Elected {
+        term,
+        at: now.into_std(),
+    });
 
     let renew = inner.config.renew_interval();
     let mut next_renewal = now + renew;
@@ -492,7 +564,8 @@ async fn lead(inner: &Inner, lock: Lock, tx: &std::sync::mpsc::Sender<ElectionEv
             Err(e) if e.is_lost() => break RevokeReason::TakenOver,
             Err(e) => {
                 tracing::debug!(resource = %inner.resource, error = %e, "renewal failed; retrying");
-                next_renewal = Instant::now() + (renew / 4).max(inner.client.config().node_timeout * 2);
+                next_renewal =
+                    Instant::now() + (renew / 4).max(inner.client.config().node_timeout * 2);
             }
         }
     };
@@ -511,11 +584,20 @@ async fn lead(inner: &Inner, lock: Lock, tx: &std::sync::mpsc::Sender<ElectionEv
         *l = None;
         end
     };
-    let _ = tx.send(ElectionEvent::Revoked { term, reason, at: ended.into_std() });
+    let _ = tx.send(ElectionEvent::Revoked {
+        term,
+        reason,
+        at: ended.into_std(),
+    });
+    let lock = held.lock.take().expect("still held");
     match reason {
         RevokeReason::Resigned | RevokeReason::Stopped => {
             let _ = lock.release().await;
-            let channel = inner.client.config().key_format.resign_channel(&inner.resource);
+            let channel = inner
+                .client
+                .config()
+                .key_format
+                .resign_channel(&inner.resource);
             inner.client.publish_all(&channel, &inner.id).await;
             inner.resigned.notify_waiters();
         }

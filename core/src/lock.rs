@@ -237,6 +237,14 @@ impl Lock {
         self.inner.lost.clone()
     }
 
+    /// Test hook: forget the lock without releasing it, as a crashed
+    /// process would.
+    #[doc(hidden)]
+    pub fn abandon(self) {
+        self.inner.state.lock().unwrap().released = true;
+        self.inner.done.cancel();
+    }
+
     /// How many times the lock was extended.
     pub fn extensions(&self) -> u32 {
         self.inner.state.lock().unwrap().extensions

@@ -179,7 +179,11 @@ impl Node {
 
     /// Subscribes to `channel` on a connection of its own and calls `on_message`
     /// for every message until the connection fails (the caller reconnects).
-    pub async fn watch_channel(&self, channel: &str, mut on_message: impl FnMut(&[u8])) -> Result<(), RedisError> {
+    pub async fn watch_channel(
+        &self,
+        channel: &str,
+        mut on_message: impl FnMut(&[u8]),
+    ) -> Result<(), RedisError> {
         use futures::StreamExt;
         let mut pubsub = self.client.get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
@@ -188,6 +192,23 @@ impl Node {
             on_message(msg.get_payload_bytes());
         }
         Ok(())
+    }
+
+    /// Connects and loads the scripts, so that the first real operation
+    /// costs one round trip instead of three. Best effort.
+    pub async fn warm_up(&self) {
+        let mut conn = self.conn.clone();
+        for script in [
+            &*scripts::RELEASE,
+            &*scripts::EXTEND,
+            &*scripts::ACQUIRE_FENCED,
+            &*scripts::RAISE_FENCE,
+        ] {
+            if let Err(e) = script.load_async(&mut conn).await {
+                tracing::debug!(node = %self.name, error = %e, "warm-up failed; the node is retried on use");
+                return;
+            }
+        }
     }
 
     pub async fn ping(&self) -> NodeOutcome {

@@ -96,6 +96,10 @@ impl Redlock {
             .map(|u| Node::new(u.as_ref(), config.node_timeout, config.connect_timeout))
             .collect::<Result<Vec<_>>>()?;
         let quorum = Quorum::new(nodes.len());
+        for node in &nodes {
+            let node = node.clone();
+            runtime.spawn(async move { node.warm_up().await });
+        }
         Ok(Redlock {
             shared: Arc::new(Shared_ {
                 nodes,

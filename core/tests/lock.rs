@@ -28,8 +28,15 @@ async fn mutual_exclusion_loses_no_update_under_contention() {
         let (counter, inside) = (counter.clone(), inside.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..25 {
-                let lock = rl.acquire("counter", TTL, Duration::from_secs(30)).await.unwrap();
-                assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
+                let lock = rl
+                    .acquire("counter", TTL, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    inside.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "two holders at once"
+                );
                 // A read-modify-write that loses updates if two run at once.
                 let v = counter.load(Ordering::SeqCst);
                 tokio::task::yield_now().await;
@@ -43,7 +50,11 @@ async fn mutual_exclusion_loses_no_update_under_contention() {
         t.await.unwrap();
     }
     assert_eq!(counter.load(Ordering::SeqCst), 200);
-    assert_eq!(cluster.count_key("redlead:{counter}"), 0, "a released lock left keys");
+    assert_eq!(
+        cluster.count_key("redlead:{counter}"),
+        0,
+        "a released lock left keys"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +63,10 @@ async fn quorum_survives_two_dead_nodes() {
     let rl = client(&cluster);
     cluster.nodes[0].kill();
     cluster.nodes[3].kill();
-    let lock = rl.try_acquire("res", TTL).await.expect("3 of 5 alive is a quorum");
+    let lock = rl
+        .try_acquire("res", TTL)
+        .await
+        .expect("3 of 5 alive is a quorum");
     assert!(lock.validity() > Duration::ZERO);
     let errors = lock.outcomes().count(|o| !o.is_answer());
     println!("acquired with 2 dead nodes; outcomes: {}", lock.outcomes());
@@ -73,9 +87,22 @@ async fn three_dead_nodes_fail_cleanly_leaving_no_keys() {
     println!("3 dead: {err}");
     assert_eq!(err.kind(), ErrorKind::Connection);
     assert_eq!(err.outcomes().len(), 5);
-    assert_eq!(err.outcomes().iter().filter(|r| r.outcome == NodeOutcome::Ok).count(), 2);
-    assert_eq!(cluster.count_key("redlead:{res}"), 0, "failed acquire left keys on live nodes");
-    let err = rl.try_acquire_with("res", TTL, &LockOptions::fenced()).await.unwrap_err();
+    assert_eq!(
+        err.outcomes()
+            .iter()
+            .filter(|r| r.outcome == NodeOutcome::Ok)
+            .count(),
+        2
+    );
+    assert_eq!(
+        cluster.count_key("redlead:{res}"),
+        0,
+        "failed acquire left keys on live nodes"
+    );
+    let err = rl
+        .try_acquire_with("res", TTL, &LockOptions::fenced())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection);
     assert_eq!(cluster.count_key("redlead:{res}"), 0);
 }
@@ -85,14 +112,25 @@ async fn frozen_node_delays_nothing_beyond_the_node_timeout() {
     let mut cluster = Cluster::start(5);
     let rl = client(&cluster);
     // Warm the connections so that the timing below is the frozen node's.
-    rl.try_acquire("warm", TTL).await.unwrap().release().await.unwrap();
+    rl.try_acquire("warm", TTL)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
     cluster.nodes[2].freeze();
     cluster.nodes[4].freeze();
     let t = Instant::now();
-    let lock = rl.try_acquire_with("res", TTL, &LockOptions::fenced()).await.unwrap();
+    let lock = rl
+        .try_acquire_with("res", TTL, &LockOptions::fenced())
+        .await
+        .unwrap();
     let took = t.elapsed();
     println!("fenced acquire with 2 frozen nodes took {took:?}");
-    assert!(took < rl.config().node_timeout * 3 + Duration::from_millis(100), "took {took:?}");
+    assert!(
+        took < rl.config().node_timeout * 3 + Duration::from_millis(100),
+        "took {took:?}"
+    );
     let t = Instant::now();
     lock.release().await.unwrap();
     println!("release took {:?}", t.elapsed());
@@ -102,7 +140,10 @@ async fn frozen_node_delays_nothing_beyond_the_node_timeout() {
     let took = t.elapsed();
     println!("acquire with 3 frozen nodes failed in {took:?}: {err}");
     assert_eq!(err.kind(), ErrorKind::Connection);
-    assert!(took < rl.config().node_timeout * 4 + Duration::from_millis(100), "took {took:?}");
+    assert!(
+        took < rl.config().node_timeout * 4 + Duration::from_millis(100),
+        "took {took:?}"
+    );
     for i in [2, 3, 4] {
         cluster.nodes[i].thaw();
     }
@@ -112,7 +153,12 @@ async fn frozen_node_delays_nothing_beyond_the_node_timeout() {
 async fn release_never_overtakes_a_late_acquire_on_a_slow_node() {
     let mut cluster = Cluster::start(5);
     let rl = client(&cluster);
-    rl.try_acquire("warm", TTL).await.unwrap().release().await.unwrap();
+    rl.try_acquire("warm", TTL)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
     cluster.nodes[4].freeze();
     let lock = rl.try_acquire("res", TTL).await.unwrap();
     let key = lock.key().to_string();
@@ -121,7 +167,11 @@ async fn release_never_overtakes_a_late_acquire_on_a_slow_node() {
     // SET and then the release that was sent after it.
     cluster.nodes[4].thaw();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(cluster.nodes[4].get(&key), None, "a stale key was left on the slow node");
+    assert_eq!(
+        cluster.nodes[4].get(&key),
+        None,
+        "a stale key was left on the slow node"
+    );
     assert_eq!(cluster.count_key(&key), 0);
 }
 
@@ -129,16 +179,31 @@ async fn release_never_overtakes_a_late_acquire_on_a_slow_node() {
 async fn non_owner_extend_and_release_change_nothing() {
     let cluster = Cluster::start(5);
     let rl = client(&cluster);
-    let old = rl.try_acquire("res", Duration::from_millis(150)).await.unwrap();
+    let old = rl
+        .try_acquire("res", Duration::from_millis(150))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let new = rl.try_acquire("res", TTL).await.expect("expired lock can be taken");
+    let new = rl
+        .try_acquire("res", TTL)
+        .await
+        .expect("expired lock can be taken");
     let err = old.extend(TTL).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Lost, "{err}");
     assert!(old.is_lost());
     let err = old.release().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Lost, "{err}");
-    assert_eq!(cluster.count_value(new.key(), new.value()), 5, "the new holder's keys were touched");
-    let pttl: i64 = cluster.nodes[0].command(&["PTTL", new.key()]).unwrap().trim_start_matches(':').parse().unwrap();
+    assert_eq!(
+        cluster.count_value(new.key(), new.value()),
+        5,
+        "the new holder's keys were touched"
+    );
+    let pttl: i64 = cluster.nodes[0]
+        .command(&["PTTL", new.key()])
+        .unwrap()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
     assert!(pttl > 9_000, "new holder's ttl changed: {pttl}");
     new.release().await.unwrap();
 }
@@ -147,11 +212,18 @@ async fn non_owner_extend_and_release_change_nothing() {
 async fn extend_never_recreates_an_expired_key() {
     let cluster = Cluster::start(5);
     let rl = client(&cluster);
-    let lock = rl.try_acquire("res", Duration::from_millis(100)).await.unwrap();
+    let lock = rl
+        .try_acquire("res", Duration::from_millis(100))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let err = lock.extend(TTL).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Lost);
-    assert_eq!(cluster.count_key(lock.key()), 0, "extend re-created an expired key");
+    assert_eq!(
+        cluster.count_key(lock.key()),
+        0,
+        "extend re-created an expired key"
+    );
     // Vanished on a quorum (deleted by hand) but alive on two: still lost.
     let lock = rl.try_acquire("res2", TTL).await.unwrap();
     for n in &cluster.nodes[..3] {
@@ -166,15 +238,29 @@ async fn extend_never_recreates_an_expired_key() {
 async fn extend_moves_the_validity_and_the_node_ttl() {
     let cluster = Cluster::start(5);
     let rl = client(&cluster);
-    let lock = rl.try_acquire("res", Duration::from_millis(500)).await.unwrap();
+    let lock = rl
+        .try_acquire("res", Duration::from_millis(500))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let v = lock.extend(TTL).await.unwrap();
-    assert!(v > Duration::from_millis(9_000) && v < TTL, "validity {v:?}");
-    let pttl: i64 = cluster.nodes[1].command(&["PTTL", lock.key()]).unwrap().trim_start_matches(':').parse().unwrap();
+    assert!(
+        v > Duration::from_millis(9_000) && v < TTL,
+        "validity {v:?}"
+    );
+    let pttl: i64 = cluster.nodes[1]
+        .command(&["PTTL", lock.key()])
+        .unwrap()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
     assert!(pttl > 9_000);
     assert_eq!(lock.extensions(), 1);
     lock.release().await.unwrap();
-    assert_eq!(lock.extend(TTL).await.unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        lock.extend(TTL).await.unwrap_err().kind(),
+        ErrorKind::Closed
+    );
     assert_eq!(lock.release().await.unwrap_err().kind(), ErrorKind::Closed);
 }
 
@@ -193,15 +279,28 @@ async fn validity_is_ttl_minus_elapsed_minus_drift() {
     assert!(v >= ttl - drift - elapsed - Duration::from_millis(5));
     // A ttl that the drift alone uses up can never be acquired.
     match rl.try_acquire("small", Duration::from_millis(51)).await {
-        Ok(lock) => assert!(lock.validity() <= Duration::from_millis(51) - rl.config().drift(Duration::from_millis(51))),
+        Ok(lock) => assert!(
+            lock.validity()
+                <= Duration::from_millis(51) - rl.config().drift(Duration::from_millis(51))
+        ),
         Err(e) => assert!(e.is_not_acquired(), "{e}"),
     }
     let mut cfg = Config::default();
     cfg.node_timeout = Duration::from_millis(1);
     let rl = Redlock::new(&cluster.urls(), cfg).unwrap();
-    let err = rl.try_acquire("tiny", Duration::from_millis(2)).await.unwrap_err();
-    assert!(err.is_not_acquired() || err.is_quorum_unreachable(), "{err}");
-    assert_eq!(cluster.count_key("redlead:{tiny}"), 0, "a failed acquire left keys");
+    let err = rl
+        .try_acquire("tiny", Duration::from_millis(2))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_not_acquired() || err.is_quorum_unreachable(),
+        "{err}"
+    );
+    assert_eq!(
+        cluster.count_key("redlead:{tiny}"),
+        0,
+        "a failed acquire left keys"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +317,12 @@ async fn fencing_tokens_strictly_increase_across_node_restarts() {
             println!("round {round}: restarted nodes {a} and {b}");
         }
         let lock = rl
-            .acquire_with("fenced", TTL, Duration::from_secs(5), &LockOptions::fenced())
+            .acquire_with(
+                "fenced",
+                TTL,
+                Duration::from_secs(5),
+                &LockOptions::fenced(),
+            )
             .await
             .unwrap();
         let t = lock.fencing_token().unwrap().get();
@@ -252,7 +356,10 @@ async fn contenders_never_share_a_fencing_token() {
                     .acquire_with("f", TTL, Duration::from_secs(30), &LockOptions::fenced())
                     .await
                     .unwrap();
-                tokens.lock().unwrap().push(lock.fencing_token().unwrap().get());
+                tokens
+                    .lock()
+                    .unwrap()
+                    .push(lock.fencing_token().unwrap().get());
                 lock.release().await.unwrap();
             }
         }));
@@ -269,7 +376,10 @@ async fn contenders_never_share_a_fencing_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_key_formats_exclude_each_other_during_a_migration() {
     let cluster = Cluster::start(5);
-    for (format, key) in [(KeyFormat::new("redlock:", false), "redlock:jobs"), (KeyFormat::new("", false), "jobs")] {
+    for (format, key) in [
+        (KeyFormat::new("redlock:", false), "redlock:jobs"),
+        (KeyFormat::new("", false), "jobs"),
+    ] {
         let mut cfg = Config::default();
         cfg.key_format = format;
         let rl = Redlock::new(&cluster.urls(), cfg).unwrap();
@@ -277,12 +387,20 @@ async fn foreign_key_formats_exclude_each_other_during_a_migration() {
         let lock = rl.try_acquire("jobs", TTL).await.unwrap();
         assert_eq!(lock.key(), key);
         for n in &cluster.nodes {
-            assert_eq!(n.command(&["SET", key, "other-lib", "NX", "PX", "10000"]).as_deref(), Some("(nil)"));
+            assert_eq!(
+                n.command(&["SET", key, "other-lib", "NX", "PX", "10000"])
+                    .as_deref(),
+                Some("(nil)")
+            );
         }
         lock.release().await.unwrap();
         // Theirs held: ours is refused until their compare-and-delete.
         for n in &cluster.nodes {
-            assert_eq!(n.command(&["SET", key, "other-lib", "NX", "PX", "10000"]).as_deref(), Some("+OK"));
+            assert_eq!(
+                n.command(&["SET", key, "other-lib", "NX", "PX", "10000"])
+                    .as_deref(),
+                Some("+OK")
+            );
         }
         let err = rl.try_acquire("jobs", TTL).await.unwrap_err();
         assert!(err.is_not_acquired(), "{err}");
@@ -295,7 +413,12 @@ async fn foreign_key_formats_exclude_each_other_during_a_migration() {
                 "other-lib",
             ]);
         }
-        rl.try_acquire("jobs", TTL).await.unwrap().release().await.unwrap();
+        rl.try_acquire("jobs", TTL)
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
     }
 }
 
@@ -304,7 +427,8 @@ async fn auto_extend_holds_past_the_ttl_until_its_cap_then_warns_before_the_end(
     let cluster = Cluster::start(5);
     let rl = client(&cluster);
     let ttl = Duration::from_millis(600);
-    let opts = LockOptions::default().with_auto_extend(AutoExtend::for_at_most(Duration::from_millis(1500)));
+    let opts = LockOptions::default()
+        .with_auto_extend(AutoExtend::for_at_most(Duration::from_millis(1500)));
     let t = Instant::now();
     let lock = rl.try_acquire_with("auto", ttl, &opts).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -313,8 +437,15 @@ async fn auto_extend_holds_past_the_ttl_until_its_cap_then_warns_before_the_end(
     assert_eq!(cluster.count_value(lock.key(), lock.value()), 5);
     lock.lost().await;
     let at = Instant::now();
-    println!("cap reached; lost signalled at {:?}, {:?} before the validity ended", at - t, lock.deadline() - at);
-    assert!(at < lock.deadline(), "lost signalled after the validity ended");
+    println!(
+        "cap reached; lost signalled at {:?}, {:?} before the validity ended",
+        at - t,
+        lock.deadline() - at
+    );
+    assert!(
+        at < lock.deadline(),
+        "lost signalled after the validity ended"
+    );
     lock.release().await.unwrap();
 }
 
@@ -323,7 +454,8 @@ async fn lost_is_signalled_before_the_validity_ends_when_a_quorum_dies() {
     let mut cluster = Cluster::start(5);
     let rl = client(&cluster);
     let ttl = Duration::from_millis(900);
-    let opts = LockOptions::default().with_auto_extend(AutoExtend::for_at_most(Duration::from_secs(60)));
+    let opts =
+        LockOptions::default().with_auto_extend(AutoExtend::for_at_most(Duration::from_secs(60)));
     let lock = rl.try_acquire_with("doomed", ttl, &opts).await.unwrap();
     tokio::time::sleep(Duration::from_millis(350)).await;
     for i in [0, 1, 2] {
@@ -333,7 +465,11 @@ async fn lost_is_signalled_before_the_validity_ends_when_a_quorum_dies() {
     lock.lost().await;
     let at = Instant::now();
     let deadline = lock.deadline();
-    println!("quorum killed; lost after {:?}, {:?} before the end of validity", at - t, deadline.saturating_duration_since(at));
+    println!(
+        "quorum killed; lost after {:?}, {:?} before the end of validity",
+        at - t,
+        deadline.saturating_duration_since(at)
+    );
     assert!(at < deadline, "lost signalled after the validity ended");
     assert!(!lock.is_held() || lock.is_lost());
 }
@@ -348,7 +484,10 @@ async fn dropped_lock_is_released_in_the_background() {
     };
     let t = Instant::now();
     while cluster.count_key(&key) > 0 {
-        assert!(t.elapsed() < Duration::from_secs(2), "dropped lock not released");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "dropped lock not released"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     rl.try_acquire("dropme", TTL).await.unwrap();
@@ -363,10 +502,25 @@ async fn bad_input_gets_clear_errors() {
         ("node", Redlock::new(&empty, Config::default())),
         ("URL", Redlock::new(&[""], Config::default())),
         ("URL", Redlock::new(&["http://x"], Config::default())),
-        ("URL", Redlock::new(&["redis://host:notaport"], Config::default())),
-        ("drift_factor", Redlock::new(&urls, Config::default().with_drift_factor(-0.1))),
-        ("node_timeout", Redlock::new(&urls, Config::default().with_node_timeout(Duration::ZERO))),
-        ("retry_count", Redlock::new(&urls, Config::default().with_retry(Duration::ZERO, Duration::ZERO, Some(0)))),
+        (
+            "URL",
+            Redlock::new(&["redis://host:notaport"], Config::default()),
+        ),
+        (
+            "drift_factor",
+            Redlock::new(&urls, Config::default().with_drift_factor(-0.1)),
+        ),
+        (
+            "node_timeout",
+            Redlock::new(&urls, Config::default().with_node_timeout(Duration::ZERO)),
+        ),
+        (
+            "retry_count",
+            Redlock::new(
+                &urls,
+                Config::default().with_retry(Duration::ZERO, Duration::ZERO, Some(0)),
+            ),
+        ),
     ];
     for (word, r) in cases {
         let e = r.unwrap_err();
@@ -376,20 +530,68 @@ async fn bad_input_gets_clear_errors() {
     let rl = client(&cluster);
     let checks = [
         ("resource", rl.try_acquire("", TTL).await.unwrap_err()),
-        ("resource", rl.try_acquire(&"r".repeat(5000), TTL).await.unwrap_err()),
-        ("ttl", rl.try_acquire("r", Duration::ZERO).await.unwrap_err()),
-        ("24 h", rl.try_acquire("r", Duration::from_secs(1 << 40)).await.unwrap_err()),
-        ("node_timeout", rl.try_acquire("r", Duration::from_millis(20)).await.unwrap_err()),
-        ("wait", rl.acquire("r", TTL, Duration::from_secs(1 << 40)).await.unwrap_err()),
-        ("owner", rl.try_acquire_with("r", TTL, &LockOptions::default().with_owner("")).await.unwrap_err()),
-        ("max_extensions", rl.try_acquire_with("r", TTL, &LockOptions::default().with_auto_extend(AutoExtend::times(0))).await.unwrap_err()),
-        ("interval", rl.try_acquire_with("r", TTL, &LockOptions::default().with_auto_extend(AutoExtend::times(3).with_interval(TTL))).await.unwrap_err()),
+        (
+            "resource",
+            rl.try_acquire(&"r".repeat(5000), TTL).await.unwrap_err(),
+        ),
+        (
+            "ttl",
+            rl.try_acquire("r", Duration::ZERO).await.unwrap_err(),
+        ),
+        (
+            "24 h",
+            rl.try_acquire("r", Duration::from_secs(1 << 40))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "node_timeout",
+            rl.try_acquire("r", Duration::from_millis(20))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "wait",
+            rl.acquire("r", TTL, Duration::from_secs(1 << 40))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "owner",
+            rl.try_acquire_with("r", TTL, &LockOptions::default().with_owner(""))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "max_extensions",
+            rl.try_acquire_with(
+                "r",
+                TTL,
+                &LockOptions::default().with_auto_extend(AutoExtend::times(0)),
+            )
+            .await
+            .unwrap_err(),
+        ),
+        (
+            "interval",
+            rl.try_acquire_with(
+                "r",
+                TTL,
+                &LockOptions::default().with_auto_extend(AutoExtend::times(3).with_interval(TTL)),
+            )
+            .await
+            .unwrap_err(),
+        ),
     ];
     for (word, e) in checks {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
         assert!(e.to_string().contains(word), "{e} should name {word}");
     }
-    assert_eq!(cluster.nodes[0].dbsize(), Some(0), "rejected input reached the node");
+    assert_eq!(
+        cluster.nodes[0].dbsize(),
+        Some(0),
+        "rejected input reached the node"
+    );
     assert!(Redlock::new(&urls, Config::default()).is_ok());
 }
 
