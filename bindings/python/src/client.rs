@@ -1,0 +1,354 @@
+//! `redlead.Client`: N Redis masters and the lock operations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+use redlead::{AutoExtend, Config, ErrorKind, KeyFormat, LockOptions, Redlock};
+use tokio::runtime::Runtime;
+
+use crate::args::{millis, millis_or, resource as check_resource};
+
+/// Default ttl and wait: 10 s.
+const DEFAULT_MS: Duration = Duration::from_secs(10);
+use crate::errors::{invalid, to_py, IntoPy};
+use crate::lock::PyLock;
+use crate::runtime::{check_pid, runtime, wait};
+
+/// A Redlock client over N independent Redis masters.
+///
+/// ``nodes`` is a list of URLs (``redis://[user:pass@]host:port[/db]``,
+/// ``rediss://`` for TLS). Connections are made lazily and kept. Safe to
+/// share between threads; not usable in a child after ``fork()`` (make a
+/// new one there).
+#[pyclass(subclass, frozen, module = "redlead._redlead", name = "Client")]
+pub struct Client {
+    pub(crate) redlock: Redlock,
+    pub(crate) rt: Arc<Runtime>,
+    pub(crate) pid: u32,
+}
+
+/// What one acquisition asks for, checked before anything is sent.
+struct Request {
+    resource: String,
+    ttl: Duration,
+    opts: LockOptions,
+}
+
+impl Client {
+    fn request(
+        &self,
+        py: Python<'_>,
+        resource: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<Request> {
+        check_pid(self.pid, "Client")?;
+        check_resource(py, &resource)?;
+        let ttl = millis_or(py, "ttl_ms", ttl_ms, DEFAULT_MS, true)?;
+        let mut opts = if fencing {
+            LockOptions::fenced()
+        } else {
+            LockOptions::default()
+        };
+        if let Some(o) = owner {
+            opts = opts.with_owner(o);
+        }
+        Ok(Request {
+            resource,
+            ttl,
+            opts,
+        })
+    }
+
+    fn wrap(&self, lock: redlead::Lock, ttl: Duration) -> PyLock {
+        PyLock::new(lock, ttl, self.rt.clone(), self.pid)
+    }
+
+    fn auto_extend(
+        py: Python<'_>,
+        max_hold_ms: &Bound<'_, PyAny>,
+        extend_interval_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<AutoExtend> {
+        let mut auto = AutoExtend::for_at_most(millis(py, "max_hold_ms", max_hold_ms, true)?);
+        if let Some(i) = extend_interval_ms {
+            auto = auto.with_interval(millis(py, "extend_interval_ms", i, true)?);
+        }
+        Ok(auto)
+    }
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (
+        nodes, *, node_timeout_ms=None, drift_factor=0.01, retry_count=Some(3),
+        retry_delay_ms=None, retry_jitter_ms=None, key_prefix="redlead:".to_string(),
+        hash_tag=true, connect_timeout_ms=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        nodes: Vec<String>,
+        node_timeout_ms: Option<&Bound<'_, PyAny>>,
+        drift_factor: f64,
+        retry_count: Option<i64>,
+        retry_delay_ms: Option<&Bound<'_, PyAny>>,
+        retry_jitter_ms: Option<&Bound<'_, PyAny>>,
+        key_prefix: String,
+        hash_tag: bool,
+        connect_timeout_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Client> {
+        if nodes.is_empty() {
+            return Err(invalid(py, "nodes must list at least one Redis URL"));
+        }
+        let mut config = Config::default();
+        if let Some(v) = node_timeout_ms {
+            config.node_timeout = millis(py, "node_timeout_ms", v, true)?;
+        }
+        if let Some(v) = connect_timeout_ms {
+            config.connect_timeout = millis(py, "connect_timeout_ms", v, true)?;
+        }
+        if let Some(v) = retry_delay_ms {
+            config.retry_delay = millis(py, "retry_delay_ms", v, false)?;
+        }
+        if let Some(v) = retry_jitter_ms {
+            config.retry_jitter = millis(py, "retry_jitter_ms", v, false)?;
+        }
+        if !drift_factor.is_finite() {
+            return Err(invalid(py, "drift_factor must be a finite number in [0, 0.5)"));
+        }
+        config.drift_factor = drift_factor;
+        config.retry_count = match retry_count {
+            None => None,
+            Some(n) if n < 1 => {
+                return Err(invalid(
+                    py,
+                    format!("retry_count must be at least 1 (or None for no limit), got {n}"),
+                ))
+            }
+            Some(n) => Some(u32::try_from(n).map_err(|_| {
+                invalid(py, format!("retry_count is out of range, got {n}"))
+            })?),
+        };
+        config.key_format = KeyFormat::new(key_prefix, hash_tag);
+        let rt = runtime()?;
+        let redlock = {
+            let _in_runtime = rt.enter();
+            Redlock::new(&nodes, config).py_err(py)?
+        };
+        Ok(Client {
+            redlock,
+            rt,
+            pid: std::process::id(),
+        })
+    }
+
+    /// Node addresses, in the order given (no passwords).
+    #[getter]
+    fn nodes(&self) -> Vec<String> {
+        self.redlock.node_names()
+    }
+
+    /// How many nodes must agree: N // 2 + 1.
+    #[getter]
+    fn quorum(&self) -> usize {
+        self.redlock.quorum().size()
+    }
+
+    /// The Redis key that holds a resource's lock.
+    fn lock_key(&self, resource: &str) -> String {
+        self.redlock.lock_key(resource)
+    }
+
+    /// One attempt. Returns the Lock, or None when another owner holds it.
+    /// Raises ConnectionError when fewer than a quorum of nodes answered.
+    #[pyo3(signature = (resource, ttl_ms=None, *, fencing=false, owner=None))]
+    fn try_acquire(
+        &self,
+        py: Python<'_>,
+        resource: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<Option<PyLock>> {
+        let req = self.request(py, resource, ttl_ms, fencing, owner)?;
+        let client = self.redlock.clone();
+        let r = wait(py, &self.rt, async move {
+            client.try_acquire_with(&req.resource, req.ttl, &req.opts).await
+        })?;
+        match r {
+            Ok(lock) => Ok(Some(self.wrap(lock, req.ttl))),
+            Err(e) if e.kind() == ErrorKind::NotAcquired => Ok(None),
+            Err(e) => Err(to_py(py, e)),
+        }
+    }
+
+    /// Retries (``retry_delay_ms`` + jitter, at most ``retry_count`` attempts)
+    /// until the lock is acquired or ``wait_ms`` is spent; then raises
+    /// NotAcquired (or ConnectionError when no quorum answered).
+    #[pyo3(signature = (resource, ttl_ms=None, wait_ms=None, *, fencing=false, owner=None))]
+    fn acquire(
+        &self,
+        py: Python<'_>,
+        resource: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        wait_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<PyLock> {
+        let req = self.request(py, resource, ttl_ms, fencing, owner)?;
+        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, false)?;
+        let client = self.redlock.clone();
+        let lock = wait(py, &self.rt, async move {
+            client
+                .acquire_with(&req.resource, req.ttl, wait_for, &req.opts)
+                .await
+        })?
+        .py_err(py)?;
+        Ok(self.wrap(lock, req.ttl))
+    }
+
+    /// ``acquire`` with background extension every ``extend_interval_ms``
+    /// (default ttl/3) until ``max_hold_ms``; used by ``Client.lock``.
+    #[pyo3(signature = (resource, ttl_ms, wait_ms, max_hold_ms, *, extend_interval_ms=None, fencing=false, owner=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _acquire_auto(
+        &self,
+        py: Python<'_>,
+        resource: String,
+        ttl_ms: &Bound<'_, PyAny>,
+        wait_ms: &Bound<'_, PyAny>,
+        max_hold_ms: &Bound<'_, PyAny>,
+        extend_interval_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<PyLock> {
+        let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
+        let wait_for = millis(py, "wait_ms", wait_ms, false)?;
+        req.opts = req
+            .opts
+            .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
+        let client = self.redlock.clone();
+        let lock = wait(py, &self.rt, async move {
+            client
+                .acquire_with(&req.resource, req.ttl, wait_for, &req.opts)
+                .await
+        })?
+        .py_err(py)?;
+        Ok(self.wrap(lock, req.ttl))
+    }
+
+    /// Awaitable ``try_acquire``: the Lock, or None when held elsewhere.
+    #[pyo3(signature = (resource, ttl_ms=None, *, fencing=false, owner=None))]
+    fn try_acquire_async<'py>(
+        &self,
+        py: Python<'py>,
+        resource: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req = self.request(py, resource, ttl_ms, fencing, owner)?;
+        let client = self.redlock.clone();
+        let (rt, pid, ttl) = (self.rt.clone(), self.pid, req.ttl);
+        crate::asyncio::spawn(
+            py,
+            &self.rt,
+            async move { client.try_acquire_with(&req.resource, req.ttl, &req.opts).await },
+            move |py, r| match r {
+                Ok(lock) => Ok(Py::new(py, PyLock::new(lock, ttl, rt, pid))?.into_any()),
+                Err(e) if e.kind() == ErrorKind::NotAcquired => Ok(py.None()),
+                Err(e) => Err(to_py(py, e)),
+            },
+        )
+    }
+
+    /// Awaitable ``acquire``.
+    #[pyo3(signature = (resource, ttl_ms=None, wait_ms=None, *, fencing=false, owner=None))]
+    fn acquire_async<'py>(
+        &self,
+        py: Python<'py>,
+        resource: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        wait_ms: Option<&Bound<'_, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req = self.request(py, resource, ttl_ms, fencing, owner)?;
+        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, false)?;
+        self.spawn_acquire(py, req, wait_for)
+    }
+
+    /// Awaitable ``_acquire_auto``; used by ``Client.lock_async``.
+    #[pyo3(signature = (resource, ttl_ms, wait_ms, max_hold_ms, *, extend_interval_ms=None, fencing=false, owner=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _acquire_auto_async<'py>(
+        &self,
+        py: Python<'py>,
+        resource: String,
+        ttl_ms: &Bound<'py, PyAny>,
+        wait_ms: &Bound<'py, PyAny>,
+        max_hold_ms: &Bound<'py, PyAny>,
+        extend_interval_ms: Option<&Bound<'py, PyAny>>,
+        fencing: bool,
+        owner: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
+        let wait_for = millis(py, "wait_ms", wait_ms, false)?;
+        req.opts = req
+            .opts
+            .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
+        self.spawn_acquire(py, req, wait_for)
+    }
+
+    /// The owner label of whoever holds ``resource`` on a quorum, or None.
+    fn holder(&self, py: Python<'_>, resource: String) -> PyResult<Option<String>> {
+        check_pid(self.pid, "Client")?;
+        check_resource(py, &resource)?;
+        let client = self.redlock.clone();
+        wait(py, &self.rt, async move { client.holder(&resource).await })?.py_err(py)
+    }
+
+    /// PING every node: a list of ``(node, outcome)`` pairs.
+    fn ping(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        check_pid(self.pid, "Client")?;
+        let client = self.redlock.clone();
+        let o = wait(py, &self.rt, async move { client.ping().await })?;
+        Ok(o.iter()
+            .map(|r| (r.node.clone(), r.outcome.to_string()))
+            .collect())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<redlead.Client nodes={:?} quorum={}>",
+            self.redlock.node_names(),
+            self.redlock.quorum().size()
+        )
+    }
+}
+
+impl Client {
+    fn spawn_acquire<'py>(
+        &self,
+        py: Python<'py>,
+        req: Request,
+        wait_for: Duration,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.redlock.clone();
+        let (rt, pid, ttl) = (self.rt.clone(), self.pid, req.ttl);
+        crate::asyncio::spawn(
+            py,
+            &self.rt,
+            async move {
+                client
+                    .acquire_with(&req.resource, req.ttl, wait_for, &req.opts)
+                    .await
+            },
+            move |py, r| Ok(Py::new(py, PyLock::new(r.py_err(py)?, ttl, rt, pid))?.into_any()),
+        )
+    }
+}

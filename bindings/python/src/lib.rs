@@ -1,0 +1,31 @@
+//! The private native module `redlead._redlead` behind the pure-Python
+//! package `redlead`. Built on `redlead-core` directly; one process-wide
+//! tokio runtime (`runtime.rs`), one exception hierarchy (`errors.rs`).
+
+mod args;
+mod asyncio;
+mod bench;
+mod client;
+mod errors;
+mod lock;
+mod runtime;
+
+use pyo3::prelude::*;
+
+/// Called by the package's `atexit` hook: library threads stop calling into
+/// Python, so shutting the interpreter down never waits for them.
+#[pyfunction]
+fn _shutdown() {
+    runtime::set_shutting_down();
+}
+
+#[pymodule]
+fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<lock::PyLock>()?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    bench::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

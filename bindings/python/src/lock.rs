@@ -1,0 +1,260 @@
+//! `redlead.Lock`: a held lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+use redlead::{Error, ErrorKind};
+use tokio::runtime::Runtime;
+
+use crate::args::millis;
+use crate::errors::{to_py, IntoPy, LockLost};
+use crate::runtime::{check_pid, wait};
+
+/// A held lock. Use it as a context manager (released on exit), or call
+/// `release()`. A lock that is garbage-collected while held is released in
+/// the background.
+#[pyclass(frozen, module = "redlead._redlead", name = "Lock")]
+pub struct PyLock {
+    inner: Arc<redlead::Lock>,
+    ttl: Duration,
+    rt: Arc<Runtime>,
+    pid: u32,
+}
+
+impl PyLock {
+    pub fn new(inner: redlead::Lock, ttl: Duration, rt: Arc<Runtime>, pid: u32) -> PyLock {
+        PyLock {
+            inner: Arc::new(inner),
+            ttl,
+            rt,
+            pid,
+        }
+    }
+
+    fn lost_on_exit(&self) -> PyErr {
+        LockLost::new_err(format!(
+            "{}: the lock was lost while held (it expired or could not be extended); \
+             the critical section may have overlapped another holder",
+            self.inner.resource()
+        ))
+    }
+}
+
+/// What leaving a `with` block decides, given whether the lock was already
+/// known lost, the release's result and whether an exception is in flight.
+fn exit_outcome(
+    py: Python<'_>,
+    was_lost: bool,
+    released: Result<(), Error>,
+    exc_in_flight: bool,
+    lost_err: PyErr,
+) -> PyResult<bool> {
+    let lost = match released {
+        Ok(()) => was_lost,
+        // Released explicitly inside the block.
+        Err(e) if e.kind() == ErrorKind::Closed => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::Lost => true,
+        Err(e) => {
+            if exc_in_flight {
+                return Ok(false);
+            }
+            return Err(to_py(py, e));
+        }
+    };
+    if lost && !exc_in_flight {
+        return Err(lost_err);
+    }
+    Ok(false)
+}
+
+#[pymethods]
+impl PyLock {
+    /// The resource name this lock protects.
+    #[getter]
+    fn resource(&self) -> &str {
+        self.inner.resource()
+    }
+
+    /// The Redis key holding the lock (default format ``redlead:{resource}``).
+    #[getter]
+    fn key(&self) -> &str {
+        self.inner.key()
+    }
+
+    /// The random value stored on the nodes (``<token>[:<owner>]``).
+    #[getter]
+    fn value(&self) -> &str {
+        self.inner.value()
+    }
+
+    /// The fencing token (an int strictly greater than every earlier fenced
+    /// acquisition's of the resource), or None when not acquired with
+    /// ``fencing=True``.
+    #[getter]
+    fn fencing_token(&self) -> Option<u64> {
+        self.inner.fencing_token().map(|t| t.get())
+    }
+
+    /// Milliseconds left before another client may take the lock (0 when over).
+    #[getter]
+    fn validity_ms(&self) -> u64 {
+        self.inner.validity().as_millis() as u64
+    }
+
+    /// The ttl the lock was acquired with, in milliseconds.
+    #[getter]
+    fn ttl_ms(&self) -> u64 {
+        self.ttl.as_millis() as u64
+    }
+
+    /// True while the lock is valid: not released, not lost, validity left.
+    #[getter]
+    fn is_held(&self) -> bool {
+        self.inner.is_held()
+    }
+
+    /// True once the lock is known lost, or less than its safety margin of
+    /// validity is left without a successful extension.
+    #[getter]
+    fn is_lost(&self) -> bool {
+        self.inner.is_lost()
+    }
+
+    /// How many times the lock was extended (by ``extend()`` or auto-extend).
+    #[getter]
+    fn extensions(&self) -> u32 {
+        self.inner.extensions()
+    }
+
+    /// Per-node outcomes of the acquisition, as ``(node, outcome)`` pairs.
+    #[getter]
+    fn outcomes(&self) -> Vec<(String, String)> {
+        self.inner
+            .outcomes()
+            .iter()
+            .map(|r| (r.node.clone(), r.outcome.to_string()))
+            .collect()
+    }
+
+    /// Sets the lock's time to live to ``ttl_ms`` (default: the acquire ttl)
+    /// on every node where it is still this lock's; returns the new validity
+    /// in ms. Raises LockLost when a quorum no longer holds it,
+    /// ConnectionError when too few nodes answered, Closed after release.
+    #[pyo3(signature = (ttl_ms=None))]
+    fn extend(&self, py: Python<'_>, ttl_ms: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+        check_pid(self.pid, "Lock")?;
+        let ttl = match ttl_ms {
+            Some(v) => millis(py, "ttl_ms", v, true)?,
+            None => self.ttl,
+        };
+        let lock = self.inner.clone();
+        let v = wait(py, &self.rt, async move { lock.extend(ttl).await })?.py_err(py)?;
+        Ok(v.as_millis() as u64)
+    }
+
+    /// Awaitable ``extend()``.
+    #[pyo3(signature = (ttl_ms=None))]
+    fn extend_async<'py>(
+        &self,
+        py: Python<'py>,
+        ttl_ms: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        check_pid(self.pid, "Lock")?;
+        let ttl = match ttl_ms {
+            Some(v) => millis(py, "ttl_ms", v, true)?,
+            None => self.ttl,
+        };
+        let lock = self.inner.clone();
+        crate::asyncio::spawn(py, &self.rt, async move { lock.extend(ttl).await }, |py, r| {
+            let v = r.py_err(py)?;
+            Ok((v.as_millis() as u64).into_pyobject(py)?.into_any().unbind())
+        })
+    }
+
+    /// Releases the lock on every node. Raises LockLost when it had already
+    /// expired (the critical section may have overlapped another holder),
+    /// Closed when already released.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        check_pid(self.pid, "Lock")?;
+        let lock = self.inner.clone();
+        wait(py, &self.rt, async move { lock.release().await })?.py_err(py)?;
+        Ok(())
+    }
+
+    /// Awaitable ``release()``.
+    fn release_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        check_pid(self.pid, "Lock")?;
+        let lock = self.inner.clone();
+        crate::asyncio::spawn(py, &self.rt, async move { lock.release().await }, |py, r| {
+            r.py_err(py)?;
+            Ok(py.None())
+        })
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Releases the lock; raises LockLost if it was lost while held (unless
+    /// another exception is already propagating).
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        check_pid(self.pid, "Lock")?;
+        let was_lost = self.inner.is_lost();
+        let lock = self.inner.clone();
+        let released = wait(py, &self.rt, async move { lock.release().await.map(drop) })?;
+        exit_outcome(py, was_lost, released, !exc_type.is_none(), self.lost_on_exit())
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let fut = py
+            .import("asyncio")?
+            .call_method0("get_running_loop")?
+            .call_method0("create_future")?;
+        fut.call_method1("set_result", (slf,))?;
+        Ok(fut)
+    }
+
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        exc_type: &Bound<'py, PyAny>,
+        _exc: &Bound<'py, PyAny>,
+        _tb: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        check_pid(self.pid, "Lock")?;
+        let was_lost = self.inner.is_lost();
+        let in_flight = !exc_type.is_none();
+        let lost_err = self.lost_on_exit();
+        let lock = self.inner.clone();
+        crate::asyncio::spawn(
+            py,
+            &self.rt,
+            async move { lock.release().await.map(drop) },
+            move |py, released| {
+                let r = exit_outcome(py, was_lost, released, in_flight, lost_err)?;
+                Ok(r.into_pyobject(py)?.to_owned().into_any().unbind())
+            },
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<redlead.Lock resource={:?} fencing_token={} validity_ms={} held={}>",
+            self.inner.resource(),
+            self.inner
+                .fencing_token()
+                .map_or("None".to_string(), |t| t.to_string()),
+            self.inner.validity().as_millis(),
+            self.inner.is_held()
+        )
+    }
+}
