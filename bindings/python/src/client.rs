@@ -322,6 +322,37 @@ impl Client {
             .collect())
     }
 
+    /// Starts campaigning for ``resource`` as ``candidate`` and returns the
+    /// Election. ``ttl_ms`` is the lease: how long a crashed leader blocks
+    /// the others at most. Renewals every ``renew_interval_ms`` (ttl/3),
+    /// follower attempts every ``retry_interval_ms`` (ttl/5) plus up to
+    /// ``retry_jitter_ms`` (ttl/50).
+    #[pyo3(signature = (
+        resource, candidate, ttl_ms=None, *, on_elected=None, on_revoked=None,
+        on_leader_change=None, renew_interval_ms=None, retry_interval_ms=None,
+        retry_jitter_ms=None, step_down_margin_ms=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn elect(
+        &self,
+        py: Python<'_>,
+        resource: String,
+        candidate: String,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+        on_elected: Option<Bound<'_, PyAny>>,
+        on_revoked: Option<Bound<'_, PyAny>>,
+        on_leader_change: Option<Bound<'_, PyAny>>,
+        renew_interval_ms: Option<&Bound<'_, PyAny>>,
+        retry_interval_ms: Option<&Bound<'_, PyAny>>,
+        retry_jitter_ms: Option<&Bound<'_, PyAny>>,
+        step_down_margin_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<crate::election::PyElection> {
+        crate::election::elect(
+            self, py, resource, candidate, ttl_ms, on_elected, on_revoked, on_leader_change,
+            renew_interval_ms, retry_interval_ms, retry_jitter_ms, step_down_margin_ms,
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<redlead.Client nodes={:?} quorum={}>",

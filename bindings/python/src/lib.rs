@@ -6,6 +6,7 @@ mod args;
 mod asyncio;
 mod bench;
 mod client;
+mod election;
 mod errors;
 mod lock;
 mod runtime;
@@ -26,6 +27,7 @@ fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lock::PyLock>()?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     bench::register(m)?;
+    election::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from . import _redlead
 from ._redlead import (
     Closed,
+    Election,
     ConnectionError,
     InvalidArgument,
     Lock,
@@ -31,6 +32,7 @@ from ._redlead import (
 __all__ = [
     "Client",
     "Lock",
+    "Election",
 
     "LockContext",
     "AsyncLockContext",
@@ -45,7 +47,6 @@ __all__ = [
 
 #: Default cap on how long ``Client.lock`` keeps extending a lock: 1 hour.
 DEFAULT_MAX_HOLD_MS = 3_600_000
-
 
 class LockContext:
     """``with client.lock(...) as lock:`` acquires (waiting up to ``wait_ms``),
@@ -72,7 +73,6 @@ class LockContext:
         assert lock is not None
         return lock.__exit__(exc_type, exc, tb)
 
-
 class AsyncLockContext:
     """``async with client.lock_async(...) as lock:``, the asyncio flavour of
     LockContext: waits on the library's runtime, not on a thread."""
@@ -95,7 +95,6 @@ class AsyncLockContext:
         lock, self._lock = self._lock, None
         assert lock is not None
         return await lock.__aexit__(exc_type, exc, tb)
-
 
 class Client(_redlead.Client):
     """A Redlock client over N independent Redis masters.
@@ -145,7 +144,6 @@ class Client(_redlead.Client):
             (resource, ttl_ms, wait_ms, max_hold_ms),
             {"extend_interval_ms": extend_interval_ms, "fencing": fencing, "owner": owner},
         )
-
 
 @atexit.register
 def _at_exit() -> None:
