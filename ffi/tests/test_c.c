@@ -1,0 +1,475 @@
+/* C tests of libredlead against real redis-server nodes.
+ * Usage: test_c URL... (5 node URLs); REDLEAD_CARGO_VERSION=x.y.z in the env.
+ * Each property is named in its check; ffi/tests/run.sh counts the lines. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_common.h"
+
+static const char *const *g_urls;
+static size_t g_n;
+
+static void sleep_ms(long ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static redlead_client *new_client(void) {
+    redlead_config *cfg = redlead_config_new();
+    redlead_config_set_retry_delay_ms(cfg, 2, NULL);
+    redlead_config_set_retry_jitter_ms(cfg, 5, NULL);
+    redlead_client *c = NULL;
+    redlead_error *err = NULL;
+    redlead_status st = redlead_client_new(g_urls, g_n, cfg, &c, &err);
+    redlead_config_free(cfg);
+    if (st != REDLEAD_OK) {
+        printf("FAIL client_new: %s\n", err ? redlead_error_message(err) : "?");
+        redlead_error_free(err);
+        exit(1);
+    }
+    return c;
+}
+
+static void test_version(void) {
+    const char *want = getenv("REDLEAD_CARGO_VERSION");
+    char macros[64];
+    snprintf(macros, sizeof macros, "%d.%d.%d", REDLEAD_VERSION_MAJOR, REDLEAD_VERSION_MINOR,
+             REDLEAD_VERSION_PATCH);
+    CHECK("version_macros_match_cargo", want != NULL && strcmp(macros, want) == 0);
+    CHECK("version_string_macro_matches_numbers", strcmp(REDLEAD_VERSION, macros) == 0);
+    CHECK("loaded_library_version_matches_header", strcmp(redlead_version(), REDLEAD_VERSION) == 0);
+    CHECK("abi_version_matches_header", redlead_abi_version() == REDLEAD_ABI_VERSION);
+    int all = 1;
+    for (int s = REDLEAD_OK; s <= REDLEAD_ERR_INTERNAL; s++) {
+        const char *t = redlead_status_str((redlead_status)s);
+        all = all && t != NULL && t[0] != '\0';
+    }
+    CHECK("every_status_has_static_text", all);
+}
+
+static void test_lock_round_trip(redlead_client *c) {
+    redlead_lock *a = NULL, *b = (redlead_lock *)0x1;
+    redlead_error *err = NULL;
+    check_status("round_trip_try_acquire", redlead_lock_try_acquire(c, "c-rt", 10000, 0, &a, &err),
+                 REDLEAD_OK, &err);
+    uint64_t v = redlead_lock_validity_ms(a);
+    CHECK("round_trip_validity_within_ttl", v > 9000 && v <= 10000);
+    CHECK("unfenced_lock_has_no_token", redlead_lock_fencing_token(a) == 0);
+
+    err = NULL;
+    redlead_status st = redlead_lock_try_acquire(c, "c-rt", 10000, 0, &b, &err);
+    CHECK("held_lock_is_not_acquired_again", st == REDLEAD_NOT_ACQUIRED);
+    CHECK("not_acquired_leaves_lock_out_untouched", b == (redlead_lock *)0x1);
+    CHECK("not_acquired_carries_node_outcomes", err && redlead_error_node_count(err) == g_n);
+    if (err && redlead_error_node_count(err) > 0) {
+        const char *node = NULL, *msg = NULL;
+        redlead_outcome kind = REDLEAD_OUTCOME_OK;
+        redlead_status s2 = redlead_error_node_outcome(err, 0, &node, &kind, &msg, NULL);
+        CHECK("node_outcome_names_node_and_kind",
+              s2 == REDLEAD_OK && node && strstr(node, "127.0.0.1") && msg && msg[0] &&
+                  (kind == REDLEAD_OUTCOME_HELD || kind == REDLEAD_OUTCOME_NOT_AWAITED));
+        redlead_error *e2 = NULL;
+        s2 = redlead_error_node_outcome(err, 99, &node, &kind, &msg, &e2);
+        check_status("node_outcome_index_out_of_range", s2, REDLEAD_ERR_INVALID_ARGUMENT, &e2);
+    }
+    redlead_error_free(err);
+
+    err = NULL;
+    check_status("round_trip_extend", redlead_lock_extend(a, 20000, &err), REDLEAD_OK, &err);
+    CHECK("extend_moves_validity", redlead_lock_validity_ms(a) > 15000);
+    err = NULL;
+    check_status("round_trip_release", redlead_lock_release(a, &err), REDLEAD_OK, &err);
+    err = NULL;
+    check_status("release_twice_is_closed", redlead_lock_release(a, &err), REDLEAD_ERR_CLOSED, &err);
+    err = NULL;
+    check_status("extend_after_release_is_closed", redlead_lock_extend(a, 1000, &err),
+                 REDLEAD_ERR_CLOSED, &err);
+    CHECK("released_lock_has_no_validity", redlead_lock_validity_ms(a) == 0);
+    redlead_lock_free(a);
+
+    redlead_lock *d = NULL;
+    err = NULL;
+    check_status("released_resource_can_be_taken_again",
+                 redlead_lock_try_acquire(c, "c-rt", 10000, 0, &d, &err), REDLEAD_OK, &err);
+    redlead_lock_free(d); /* releases it */
+    d = NULL;
+    err = NULL;
+    check_status("lock_free_releases_a_held_lock",
+                 redlead_lock_try_acquire(c, "c-rt", 10000, 0, &d, &err), REDLEAD_OK, &err);
+    redlead_lock_free(d);
+}
+
+/* Mutual exclusion: a plain (non-atomic) counter read-modify-written inside
+ * the critical section by several threads loses no update. */
+#define MX_THREADS 4
+#define MX_ITERS 20
+static volatile long g_counter = 0;
+static atomic_int g_mx_errors = 0;
+
+static void *mx_worker(void *arg) {
+    redlead_client *c = arg;
+    for (int i = 0; i < MX_ITERS; i++) {
+        redlead_lock *l = NULL;
+        redlead_error *err = NULL;
+        redlead_status st = redlead_lock_acquire(c, "c-counter", 5000, 20000, 0, &l, &err);
+        if (st != REDLEAD_OK) {
+            printf("  mutual exclusion acquire failed: %s\n", redlead_error_message(err));
+            redlead_error_free(err);
+            atomic_fetch_add(&g_mx_errors, 1);
+            continue;
+        }
+        long v = g_counter;
+        sleep_ms(1);
+        g_counter = v + 1;
+        if (redlead_lock_release(l, NULL) != REDLEAD_OK) atomic_fetch_add(&g_mx_errors, 1);
+        redlead_lock_free(l);
+    }
+    return NULL;
+}
+
+static void test_mutual_exclusion(redlead_client *c) {
+    pthread_t t[MX_THREADS];
+    for (int i = 0; i < MX_THREADS; i++) pthread_create(&t[i], NULL, mx_worker, c);
+    for (int i = 0; i < MX_THREADS; i++) pthread_join(t[i], NULL);
+    printf("  counter %ld after %d x %d locked increments, %d errors\n", g_counter, MX_THREADS,
+           MX_ITERS, atomic_load(&g_mx_errors));
+    CHECK("mutual_exclusion_loses_no_update",
+          g_counter == MX_THREADS * MX_ITERS && atomic_load(&g_mx_errors) == 0);
+}
+
+static void test_fencing(redlead_client *c) {
+    uint64_t prev = 0;
+    int increasing = 1;
+    for (int i = 0; i < 5; i++) {
+        redlead_lock *l = NULL;
+        redlead_error *err = NULL;
+        if (redlead_lock_try_acquire(c, "c-fence", 5000, REDLEAD_LOCK_FENCED, &l, &err) != REDLEAD_OK) {
+            printf("  fenced acquire failed: %s\n", redlead_error_message(err));
+            redlead_error_free(err);
+            increasing = 0;
+            break;
+        }
+        uint64_t t = redlead_lock_fencing_token(l);
+        printf("  fencing token %llu\n", (unsigned long long)t);
+        increasing = increasing && t > prev;
+        prev = t;
+        redlead_lock_release(l, NULL);
+        redlead_lock_free(l);
+    }
+    CHECK("fencing_tokens_strictly_increase", increasing && prev > 0);
+}
+
+static void test_client_freed_while_lock_lives(void) {
+    redlead_client *c = new_client();
+    redlead_lock *l = NULL;
+    redlead_lock_try_acquire(c, "c-orphan", 5000, 0, &l, NULL);
+    redlead_client_free(c);
+    redlead_error *err = NULL;
+    check_status("lock_outlives_its_client_extend", redlead_lock_extend(l, 5000, &err), REDLEAD_OK, &err);
+    err = NULL;
+    check_status("lock_outlives_its_client_release", redlead_lock_release(l, &err), REDLEAD_OK, &err);
+    redlead_lock_free(l);
+}
+
+static void test_bad_inputs(redlead_client *c) {
+    redlead_client *cl = (redlead_client *)0x1;
+    redlead_lock *l = (redlead_lock *)0x1;
+    redlead_error *err = NULL;
+    const char *bad_utf8 = "\xff\xfe-lock";
+    const char *one[] = {g_urls[0]};
+
+#define BAD(name, call, want)                 \
+    do {                                      \
+        err = NULL;                           \
+        check_status(name, call, want, &err);  \
+    } while (0)
+
+    BAD("client_new_null_urls", redlead_client_new(NULL, 5, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("client_new_zero_nodes", redlead_client_new(one, 0, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    const char *empty[] = {""};
+    BAD("client_new_empty_url", redlead_client_new(empty, 1, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    const char *bad[] = {"not a url at all"};
+    BAD("client_new_bad_url", redlead_client_new(bad, 1, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    const char *nul_entry[] = {g_urls[0], NULL};
+    BAD("client_new_null_url_entry", redlead_client_new(nul_entry, 2, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    const char *utf[] = {bad_utf8};
+    BAD("client_new_invalid_utf8_url", redlead_client_new(utf, 1, NULL, &cl, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("client_new_null_client_out", redlead_client_new(one, 1, NULL, NULL, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    CHECK("failed_client_new_leaves_client_out_untouched", cl == (redlead_client *)0x1);
+
+    BAD("try_acquire_null_client", redlead_lock_try_acquire(NULL, "x", 1000, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_null_resource", redlead_lock_try_acquire(c, NULL, 1000, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_empty_resource", redlead_lock_try_acquire(c, "", 1000, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_invalid_utf8_resource", redlead_lock_try_acquire(c, bad_utf8, 1000, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_ttl_zero", redlead_lock_try_acquire(c, "x", 0, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_absurd_ttl", redlead_lock_try_acquire(c, "x", UINT64_MAX, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_ttl_below_node_timeout", redlead_lock_try_acquire(c, "x", 10, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_unknown_flags", redlead_lock_try_acquire(c, "x", 1000, 0x80, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("try_acquire_null_lock_out", redlead_lock_try_acquire(c, "x", 1000, 0, NULL, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("acquire_absurd_wait", redlead_lock_acquire(c, "x", 1000, UINT64_MAX, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("acquire_wrong_handle_type", redlead_lock_acquire((const redlead_client *)redlead_version(), "x", 1000, 10, 0, &l, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    CHECK("failed_acquire_leaves_lock_out_untouched", l == (redlead_lock *)0x1);
+    BAD("extend_null_lock", redlead_lock_extend(NULL, 1000, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("release_null_lock", redlead_lock_release(NULL, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    CHECK("validity_of_null_lock_is_zero", redlead_lock_validity_ms(NULL) == 0);
+
+    redlead_lock *held = NULL;
+    redlead_lock_try_acquire(c, "c-bad-extend", 5000, 0, &held, NULL);
+    BAD("extend_ttl_zero", redlead_lock_extend(held, 0, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    redlead_lock_free(held);
+
+    redlead_config *cfg = redlead_config_new();
+    BAD("config_node_timeout_zero", redlead_config_set_node_timeout_ms(cfg, 0, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_drift_factor_out_of_range", redlead_config_set_drift_factor(cfg, 0.7, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_absurd_connect_timeout", redlead_config_set_connect_timeout_ms(cfg, UINT64_MAX, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_key_prefix_invalid_utf8", redlead_config_set_key_prefix(cfg, bad_utf8, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_runtime_threads_after_runtime_built", redlead_config_set_runtime_threads(cfg, 7, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_setter_null_config", redlead_config_set_retry_count(NULL, 3, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_setter_wrong_handle_type", redlead_config_set_retry_count((redlead_config *)c, 3, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    BAD("config_valid_setter", redlead_config_set_key_prefix(cfg, "c-test:", &err), REDLEAD_OK);
+    redlead_config_free(cfg);
+
+    redlead_election_config *ecfg = redlead_election_config_new();
+    BAD("election_config_ttl_zero", redlead_election_config_set_ttl_ms(ecfg, 0, &err), REDLEAD_ERR_INVALID_ARGUMENT);
+    redlead_election_config_free(ecfg);
+
+    BAD("panic_becomes_status", redlead_test_panic(&err), REDLEAD_ERR_PANIC);
+    CHECK("panic_without_error_out", redlead_test_panic(NULL) == REDLEAD_ERR_PANIC);
+    CHECK("failure_without_error_out_returns_status",
+          redlead_lock_try_acquire(NULL, "x", 1000, 0, &l, NULL) == REDLEAD_ERR_INVALID_ARGUMENT);
+    CHECK("error_accessors_accept_null",
+          redlead_error_code(NULL) == REDLEAD_ERR_INVALID_ARGUMENT && redlead_error_message(NULL)[0] &&
+              redlead_error_node_count(NULL) == 0);
+    redlead_error_free(NULL);
+    redlead_lock_free(NULL);
+    redlead_client_free(NULL);
+    redlead_config_free(NULL);
+#undef BAD
+}
+
+/* ---- elections ---- */
+
+typedef struct {
+    const char *name;
+    pthread_mutex_t mu;
+    int kinds[64];
+    uint64_t terms[64];
+    int reasons[64];
+    char leaders[64][32];
+    int n;
+    atomic_int drops;
+    atomic_int calls_after_drop;
+    atomic_int elected;
+    _Atomic(redlead_election *) self; /* for the free-from-callback test */
+    atomic_int free_from_callback_status;
+} recorder;
+
+static void rec_init(recorder *r, const char *name) {
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    pthread_mutex_init(&r->mu, NULL);
+    atomic_store(&r->free_from_callback_status, -1);
+}
+
+static void rec_call(void *ctx, const redlead_event *ev) {
+    recorder *r = ctx;
+    if (atomic_load(&r->drops) > 0) atomic_fetch_add(&r->calls_after_drop, 1);
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 64) {
+        r->kinds[r->n] = ev->kind;
+        r->terms[r->n] = ev->term;
+        r->reasons[r->n] = ev->reason;
+        snprintf(r->leaders[r->n], 32, "%s", ev->leader_id ? ev->leader_id : "");
+        r->n++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    printf("  [%s] event kind=%d leader=%s term=%llu reason=%d\n", r->name, ev->kind,
+           ev->leader_id ? ev->leader_id : "(none)", (unsigned long long)ev->term, ev->reason);
+    if (ev->kind == REDLEAD_EVENT_ELECTED) atomic_fetch_add(&r->elected, 1);
+}
+
+static void rec_drop(void *ctx) {
+    recorder *r = ctx;
+    atomic_fetch_add(&r->drops, 1);
+}
+
+/* Calls redlead_election_free on its own election from inside the callback. */
+static void self_free_call(void *ctx, const redlead_event *ev) {
+    recorder *r = ctx;
+    rec_call(ctx, ev);
+    if (atomic_load(&r->free_from_callback_status) != -1) return;
+    redlead_election *self = NULL;
+    for (int i = 0; i < 400 && !(self = atomic_load(&r->self)); i++) sleep_ms(5);
+    redlead_error *err = NULL;
+    redlead_status st = redlead_election_free(self, &err);
+    printf("  free from inside the callback -> %s: %s\n", redlead_status_str(st),
+           err ? redlead_error_message(err) : "");
+    redlead_error_free(err);
+    atomic_store(&r->free_from_callback_status, (int)st);
+}
+
+static int wait_for(atomic_int *v, int want, int ms) {
+    for (int i = 0; i < ms / 10 && atomic_load(v) < want; i++) sleep_ms(10);
+    return atomic_load(v) >= want;
+}
+
+/* Checks the order invariant: ELECTED and REVOKED alternate, starting with ELECTED. */
+static int alternates(recorder *r) {
+    int leading = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n; i++) {
+        if (r->kinds[i] == REDLEAD_EVENT_ELECTED) {
+            if (leading) { pthread_mutex_unlock(&r->mu); return 0; }
+            leading = 1;
+        } else if (r->kinds[i] == REDLEAD_EVENT_REVOKED) {
+            if (!leading) { pthread_mutex_unlock(&r->mu); return 0; }
+            leading = 0;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return 1;
+}
+
+/* The reason of the last REVOKED event (-1 if none); every event after it
+ * must be a LEADER_CHANGED. */
+static int last_revoke_reason(recorder *r) {
+    int reason = -1;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n; i++) {
+        if (r->kinds[i] == REDLEAD_EVENT_REVOKED) reason = r->reasons[i];
+        else if (r->kinds[i] == REDLEAD_EVENT_ELECTED) reason = -1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return reason;
+}
+
+static void test_election(redlead_client *c) {
+    static recorder ra, rb, rc, rbad;
+    rec_init(&ra, "A");
+    rec_init(&rb, "B");
+    rec_init(&rc, "C");
+    rec_init(&rbad, "bad");
+    redlead_election_config *cfg = redlead_election_config_new();
+    redlead_election_config_set_ttl_ms(cfg, 1500, NULL);
+    redlead_election_config_set_retry_interval_ms(cfg, 100, NULL);
+    redlead_error *err = NULL;
+
+    redlead_election *a = NULL, *b = NULL, *cc = NULL;
+    redlead_event_closure ca = {&ra, rec_call, rec_drop};
+    check_status("election_start_a", redlead_election_start(c, "c-election", "A", cfg, ca, &a, &err), REDLEAD_OK, &err);
+    CHECK("candidate_a_is_elected", wait_for(&ra.elected, 1, 5000));
+    CHECK("is_leader_after_elected", redlead_election_is_leader(a) == 1);
+    uint64_t term_a = redlead_election_term(a);
+    CHECK("leader_has_a_term", term_a > 0);
+    CHECK("election_is_healthy", redlead_election_is_healthy(a) == 1);
+
+    redlead_event_closure cb = {&rb, rec_call, rec_drop};
+    err = NULL;
+    check_status("election_start_b", redlead_election_start(c, "c-election", "B", cfg, cb, &b, &err), REDLEAD_OK, &err);
+    sleep_ms(300);
+    CHECK("follower_is_not_leader", redlead_election_is_leader(b) == 0 && redlead_election_term(b) == 0);
+
+    char buf[32];
+    size_t needed = 0;
+    err = NULL;
+    check_status("leader_query", redlead_election_leader(b, buf, sizeof buf, &needed, &err), REDLEAD_OK, &err);
+    CHECK("leader_query_names_a", needed == 2 && strcmp(buf, "A") == 0);
+    char tiny[1] = {'x'};
+    needed = 0;
+    redlead_election_leader(b, tiny, sizeof tiny, &needed, NULL);
+    CHECK("leader_query_too_small_buffer_reports_size", needed == 2 && tiny[0] == 'x');
+
+    uint8_t resigned = 0;
+    err = NULL;
+    check_status("resign_leader", redlead_election_resign(a, &resigned, &err), REDLEAD_OK, &err);
+    CHECK("resign_reports_it_ended_leadership", resigned == 1);
+    CHECK("resigned_leader_gets_revoked_resigned", last_revoke_reason(&ra) == REDLEAD_REVOKE_RESIGNED);
+    CHECK("follower_takes_over_after_resign", wait_for(&rb.elected, 1, 3000));
+    CHECK("new_term_is_greater", redlead_election_term(b) > term_a);
+    CHECK("transitions_counted", redlead_election_transitions(b) >= 1);
+
+    /* Free from inside the callback must not deadlock. */
+    redlead_event_closure ccl = {&rc, self_free_call, rec_drop};
+    err = NULL;
+    check_status("election_start_c", redlead_election_start(c, "c-election-2", "C", cfg, ccl, &cc, &err), REDLEAD_OK, &err);
+    atomic_store(&rc.self, cc);
+    for (int i = 0; i < 300 && atomic_load(&rc.free_from_callback_status) == -1; i++) sleep_ms(10);
+    CHECK("free_from_inside_callback_is_wrong_thread",
+          atomic_load(&rc.free_from_callback_status) == REDLEAD_ERR_WRONG_THREAD);
+
+    err = NULL;
+    check_status("free_a", redlead_election_free(a, &err), REDLEAD_OK, &err);
+    err = NULL;
+    check_status("free_b_while_leading", redlead_election_free(b, &err), REDLEAD_OK, &err);
+    err = NULL;
+    check_status("free_c", redlead_election_free(cc, &err), REDLEAD_OK, &err);
+    CHECK("stopped_leader_gets_revoked_stopped", last_revoke_reason(&rb) == REDLEAD_REVOKE_STOPPED);
+    CHECK("closure_dropped_exactly_once",
+          atomic_load(&ra.drops) == 1 && atomic_load(&rb.drops) == 1 && atomic_load(&rc.drops) == 1);
+    sleep_ms(100);
+    CHECK("no_call_after_drop",
+          atomic_load(&ra.calls_after_drop) == 0 && atomic_load(&rb.calls_after_drop) == 0 &&
+              atomic_load(&rc.calls_after_drop) == 0 && atomic_load(&ra.drops) == 1);
+    CHECK("elected_and_revoked_alternate", alternates(&ra) && alternates(&rb) && alternates(&rc));
+
+    /* Failed starts still drop the closure exactly once. */
+    redlead_event_closure cbad = {&rbad, rec_call, rec_drop};
+    redlead_election *e = (redlead_election *)0x1;
+    err = NULL;
+    check_status("election_start_null_resource", redlead_election_start(c, NULL, "X", cfg, cbad, &e, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    redlead_election_config *tiny_ttl = redlead_election_config_new();
+    redlead_election_config_set_ttl_ms(tiny_ttl, 20, NULL);
+    err = NULL;
+    check_status("election_start_ttl_below_node_timeout",
+                 redlead_election_start(c, "c-election-3", "X", tiny_ttl, cbad, &e, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    redlead_event_closure nocall = {&rbad, NULL, rec_drop};
+    err = NULL;
+    check_status("election_start_null_call", redlead_election_start(c, "c-election-3", "X", cfg, nocall, &e, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    CHECK("failed_start_drops_closure_once_each", atomic_load(&rbad.drops) == 3 && rbad.n == 0);
+    CHECK("failed_start_leaves_election_out_untouched", e == (redlead_election *)0x1);
+    redlead_election_config_free(tiny_ttl);
+    redlead_election_config_free(cfg);
+    CHECK("election_free_null_is_ok", redlead_election_free(NULL, NULL) == REDLEAD_OK);
+}
+
+static void test_fork(redlead_client *c) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        redlead_lock *l = NULL;
+        redlead_status st = redlead_lock_try_acquire(c, "c-fork", 1000, 0, &l, NULL);
+        _exit(st == REDLEAD_ERR_FORKED ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK("calls_in_forked_child_return_forked", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s URL...\n", argv[0]);
+        return 2;
+    }
+    g_urls = (const char *const *)(argv + 1);
+    g_n = (size_t)(argc - 1);
+    test_version();
+    redlead_client *c = new_client();
+    test_lock_round_trip(c);
+    test_mutual_exclusion(c);
+    test_fencing(c);
+    test_client_freed_while_lock_lives();
+    test_bad_inputs(c);
+    test_election(c);
+    test_fork(c);
+    redlead_client_free(c);
+    printf("c: %d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}
