@@ -487,6 +487,25 @@ impl Redlock {
         )
     }
 
+    /// The latency floor of any quorum operation: PING every node in
+    /// parallel, through the same per-node connections and tasks as a lock
+    /// operation, and time the quorum-th reply.
+    #[doc(hidden)]
+    pub async fn quorum_round_trip(&self) -> Duration {
+        let start = Instant::now();
+        let chains: Vec<Pending> = self
+            .shared
+            .nodes
+            .iter()
+            .map(|n| {
+                let n = n.clone();
+                self.spawn(async move { Reply { outcome: n.ping().await, counter: None } })
+            })
+            .collect();
+        self.gather(&chains).await;
+        start.elapsed()
+    }
+
     /// Publishes a message on every node (best effort, waits for all).
     pub(crate) async fn publish_all(&self, channel: &str, message: &str) {
         let pubs = self

@@ -1,0 +1,149 @@
+//! Latency and throughput of the lock and the election on 5 local nodes,
+//! printed next to the floor measured in the same run: one PING to every node
+//! in parallel, timed to the quorum-th reply. An unfenced acquire+release needs
+//! at least 2 such round trips, a fenced one 3.
+//!
+//! Run: cargo bench -p redlead-core --bench latency   (REDLEAD_BENCH_N=... for more samples)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redlead::{Config, Election, ElectionConfig, LockOptions, Redlock};
+use redlead_harness::Cluster;
+use tokio::time::Instant;
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn report(name: &str, mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    let (p50, p99) = (pct(&xs, 0.5), pct(&xs, 0.99));
+    println!("{name:<34} n={:<6} p50 {:>8.1} us   p99 {:>8.1} us", xs.len(), us(p50), us(p99));
+    p50
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("REDLEAD_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let cluster = Cluster::start(5);
+    let rl = Redlock::new(&cluster.urls(), Config::default()).unwrap();
+    let ttl = Duration::from_secs(10);
+    // Warm up connections and scripts.
+    for _ in 0..200 {
+        rl.try_acquire("warm", ttl).await.unwrap().release().await.unwrap();
+        rl.try_acquire_with("warm", ttl, &LockOptions::fenced()).await.unwrap().release().await.unwrap();
+    }
+    println!("redlead latency bench: 5 local redis-server nodes, quorum 3, {n} samples each\n");
+
+    // Interleave the measurements so that machine noise hits all of them alike.
+    let (mut floor, mut plain, mut fenced, mut extend) = (vec![], vec![], vec![], vec![]);
+    let fenced_opts = LockOptions::fenced();
+    for _ in 0..n {
+        floor.push(rl.quorum_round_trip().await);
+        let t = Instant::now();
+        let lock = rl.try_acquire("bench", ttl).await.unwrap();
+        lock.release().await.unwrap();
+        plain.push(t.elapsed());
+        let t = Instant::now();
+        let lock = rl.try_acquire_with("bench-f", ttl, &fenced_opts).await.unwrap();
+        lock.release().await.unwrap();
+        fenced.push(t.elapsed());
+        let lock = rl.try_acquire("bench-e", ttl).await.unwrap();
+        let t = Instant::now();
+        lock.extend(ttl).await.unwrap();
+        extend.push(t.elapsed());
+        lock.release().await.unwrap();
+    }
+    let floor = report("floor: PING to quorum", floor);
+    let plain = report("acquire+release (unfenced)", plain);
+    let fenced = report("acquire+release (fenced)", fenced);
+    let ext = report("extend (= one renewal)", extend);
+    let r_plain = plain.as_secs_f64() / (2.0 * floor.as_secs_f64());
+    let r_fenced = fenced.as_secs_f64() / (3.0 * floor.as_secs_f64());
+    println!();
+    println!("unfenced p50 / (2 x floor) = {r_plain:.2}   (target <= 1.30) {}", verdict(r_plain <= 1.3));
+    println!("fenced   p50 / (3 x floor) = {r_fenced:.2}   (target <= 1.30) {}", verdict(r_fenced <= 1.3));
+    println!("renewal  p50 / (1 x floor) = {:.2}", ext.as_secs_f64() / floor.as_secs_f64());
+
+    // Throughput: 16 tasks on distinct resources over one client.
+    let rl = Arc::new(rl);
+    let total = n * 2;
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let rl = rl.clone();
+            tokio::spawn(async move {
+                let res = format!("tp-{i}");
+                for _ in 0..total / 16 {
+                    rl.try_acquire(&res, ttl).await.unwrap().release().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("\nthroughput: {:.0} acquire+release/s (16 concurrent tasks, distinct resources)", (total / 16 * 16) as f64 / secs);
+
+    // Election: handover after resign, failover after crash.
+    let rl = Redlock::new(&cluster.urls(), Config::default().with_node_timeout(Duration::from_millis(20))).unwrap();
+    let mut cfg = ElectionConfig::with_ttl(Duration::from_millis(1000));
+    cfg.retry_interval = Duration::from_millis(200);
+    cfg.retry_jitter = Duration::from_millis(20);
+    let es: Vec<Election> = (0..3).map(|i| Election::start(&rl, "bench-elect", &format!("c{i}"), cfg.clone(), |_| {}).unwrap()).collect();
+    let leader = |es: &[Election]| es.iter().position(|e| e.is_leader());
+    let wait_leader = |es: &[Election], not: Option<usize>| {
+        let es_ptr = es as *const [Election];
+        async move {
+            let es = unsafe { &*es_ptr };
+            loop {
+                if let Some(i) = leader(es).filter(|&i| Some(i) != not) {
+                    return i;
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+    };
+    let mut cur = wait_leader(&es, None).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut handovers = vec![];
+    for _ in 0..30 {
+        let t = Instant::now();
+        es[cur].resign().await.unwrap();
+        cur = wait_leader(&es, Some(cur)).await;
+        handovers.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let h = report("\nhandover after resign", handovers);
+    println!("handover p50 {:.2} ms (target <= 5 ms) {}", h.as_secs_f64() * 1e3, verdict(h <= Duration::from_millis(5)));
+    let t = Instant::now();
+    es[cur].crash();
+    let _next = wait_leader(&es, Some(cur)).await;
+    let f = t.elapsed();
+    let bound = cfg.ttl + cfg.retry_interval + Duration::from_millis(20);
+    println!(
+        "failover after leader crash: {:.0} ms (ttl {} ms + retry {} ms + 20 ms = {} ms) {}",
+        f.as_secs_f64() * 1e3,
+        cfg.ttl.as_millis(),
+        cfg.retry_interval.as_millis(),
+        bound.as_millis(),
+        verdict(f <= bound)
+    );
+    for e in &es {
+        let _ = e.stop().await;
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "MET"
+    } else {
+        "MISSED"
+    }
+}
