@@ -118,7 +118,7 @@ def urls(nodes: List[RedisNode]) -> List[str]:
 def client(urls):
     import redlead
 
-    return redlead.Client(urls, retry_delay_ms=20, retry_jitter_ms=10)
+    return redlead.Client(urls, retry_delay_ms=20, retry_jitter_ms=10, retry_count=None)
 
 
 @pytest.fixture
