@@ -58,7 +58,9 @@ int main() { return 0; }' && pass wrapper_hpp_compiles_cpp17_strict || fail wrap
 
 echo "== version"
 CARGO_VERSION="$(cargo pkgid -p redlead-ffi | sed 's/.*[#@]//')"
-echo "cargo version: $CARGO_VERSION"
+HEADER_VERSION="$(awk '/#define REDLEAD_VERSION_(MAJOR|MINOR|PATCH) /{printf "%s%s", sep, $3; sep="."}' include/redlead.h)"
+echo "cargo version: $CARGO_VERSION, header macros: $HEADER_VERSION"
+[ "$HEADER_VERSION" = "$CARGO_VERSION" ] && pass header_version_macros_match_cargo || fail header_version_macros_match_cargo
 
 echo "== compile tests and examples"
 LINK="-L$LIB -lredlead -Wl,-rpath,$LIB -lpthread -ldl -lm"
@@ -73,6 +75,19 @@ build compile_test_cpp g++ -std=c++17 -g $STRICT -Iinclude -Iexamples/cpp -Iffi/
 build compile_example_c gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c" $LINK
 build compile_example_cpp g++ -std=c++17 $STRICT -Iinclude -Iexamples/cpp examples/cpp/election.cpp -o "$OUT/example_cpp" $LINK
 build compile_example_c_static gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c_static" "$LIB/libredlead.a" -lpthread -ldl -lm
+
+echo "== install under a temporary PREFIX, build an example with pkg-config"
+PREFIX_DIR="$(mktemp -d /tmp/redlead-prefix.XXXXXX)"
+DIRS+=("$PREFIX_DIR")
+if bash ffi/install.sh "$PREFIX_DIR" >"$OUT/install.log" 2>&1 &&
+    PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --modversion redlead | grep -qx "$CARGO_VERSION" &&
+    gcc -std=c11 $STRICT examples/c/lock.c -o "$OUT/example_c_installed" \
+        $(PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --cflags --libs redlead) -Wl,-rpath,"$PREFIX_DIR/lib"; then
+    pass install_sh_and_pkg_config
+else
+    cat "$OUT/install.log"
+    fail install_sh_and_pkg_config
+fi
 
 echo "== start 5 redis-server nodes"
 URLS=()
@@ -126,6 +141,7 @@ run test_cpp "$OUT/test_cpp" "${URLS[@]}"
 echo "== examples"
 if "$OUT/example_c" "${URLS[@]}" >"$OUT/example_c.log" 2>&1; then pass run_example_c; else cat "$OUT/example_c.log"; fail run_example_c; fi
 if "$OUT/example_c_static" "${URLS[@]}" >"$OUT/example_c_static.log" 2>&1; then pass run_example_c_static; else fail run_example_c_static; fi
+if "$OUT/example_c_installed" "${URLS[@]}" >"$OUT/example_c_installed.log" 2>&1; then pass run_example_c_installed; else fail run_example_c_installed; fi
 if "$OUT/example_cpp" "${URLS[@]}" >"$OUT/example_cpp.log" 2>&1; then pass run_example_cpp; else cat "$OUT/example_cpp.log"; fail run_example_cpp; fi
 
 finish
