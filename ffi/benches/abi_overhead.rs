@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use redlead::client::{redlead_client, redlead_client_free, redlead_client_new};
 use redlead::error::redlead_status;
-use redlead::lock::{redlead_lock, redlead_lock_free, redlead_lock_release, redlead_lock_try_acquire};
+use redlead::lock::{
+    redlead_lock, redlead_lock_free, redlead_lock_release, redlead_lock_try_acquire,
+};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -35,16 +37,32 @@ fn main() {
     let urls = cluster.urls();
 
     // C ABI client.
-    let c_urls: Vec<CString> = urls.iter().map(|u| CString::new(u.as_str()).unwrap()).collect();
+    let c_urls: Vec<CString> = urls
+        .iter()
+        .map(|u| CString::new(u.as_str()).unwrap())
+        .collect();
     let ptrs: Vec<*const c_char> = c_urls.iter().map(|c| c.as_ptr()).collect();
     let mut client: *mut redlead_client = ptr::null_mut();
-    let st = redlead_client_new(ptrs.as_ptr(), ptrs.len(), ptr::null(), &mut client, ptr::null_mut());
+    let st = redlead_client_new(
+        ptrs.as_ptr(),
+        ptrs.len(),
+        ptr::null(),
+        &mut client,
+        ptr::null_mut(),
+    );
     assert_eq!(st, redlead_status::REDLEAD_OK, "redlead_client_new");
     let res_c = CString::new("bench-c").unwrap();
     let c_once = || {
         let mut lock: *mut redlead_lock = ptr::null_mut();
         let t = Instant::now();
-        let st = redlead_lock_try_acquire(client, res_c.as_ptr(), 10_000, 0, &mut lock, ptr::null_mut());
+        let st = redlead_lock_try_acquire(
+            client,
+            res_c.as_ptr(),
+            10_000,
+            0,
+            &mut lock,
+            ptr::null_mut(),
+        );
         assert_eq!(st, redlead_status::REDLEAD_OK, "C acquire");
         let st = redlead_lock_release(lock, ptr::null_mut());
         assert_eq!(st, redlead_status::REDLEAD_OK, "C release");
@@ -67,7 +85,10 @@ fn main() {
     let rust_once = || {
         let t = Instant::now();
         rt.block_on(async {
-            let lock = rl.try_acquire("bench-rust", Duration::from_secs(10)).await.expect("Rust acquire");
+            let lock = rl
+                .try_acquire("bench-rust", Duration::from_secs(10))
+                .await
+                .expect("Rust acquire");
             lock.release().await.expect("Rust release");
         });
         t.elapsed()
@@ -90,9 +111,20 @@ fn main() {
     c.sort();
     r.sort();
     let (c50, c99, r50, r99) = (pct(&c, 0.5), pct(&c, 0.99), pct(&r, 0.5), pct(&r, 0.99));
-    println!("acquire+release, 5 local redis-server nodes, {} iterations per path", c.len());
-    println!("  Rust API (peer): p50 {:8.1} us   p99 {:8.1} us", us(r50), us(r99));
-    println!("  C ABI:           p50 {:8.1} us   p99 {:8.1} us", us(c50), us(c99));
+    println!(
+        "acquire+release, 5 local redis-server nodes, {} iterations per path",
+        c.len()
+    );
+    println!(
+        "  Rust API (peer): p50 {:8.1} us   p99 {:8.1} us",
+        us(r50),
+        us(r99)
+    );
+    println!(
+        "  C ABI:           p50 {:8.1} us   p99 {:8.1} us",
+        us(c50),
+        us(c99)
+    );
     println!(
         "  ratio C/Rust:    p50 {:8.3}      p99 {:8.3}      (target: p50 within 5%, i.e. <= 1.050)",
         us(c50) / us(r50),

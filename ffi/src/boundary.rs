@@ -23,9 +23,7 @@ use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 /// Wraps the body of every export. See the module documentation.
 macro_rules! boundary {
     ($error_out:ident, $body:block) => {
-        crate::boundary::run_fallible($error_out, move || -> crate::error::FfiResult<()> {
-            $body
-        })
+        crate::boundary::run_fallible($error_out, move || -> crate::error::FfiResult<()> { $body })
     };
     ($body:block) => {
         crate::boundary::run_infallible(move || $body)

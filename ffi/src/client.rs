@@ -4,7 +4,9 @@ use std::os::raw::c_char;
 
 use redlead_core::{Config, Redlock};
 
-use crate::boundary::{arg_ref, arg_slice, arg_str, check_out, into_handle, take_box, write_out, Handle};
+use crate::boundary::{
+    arg_ref, arg_slice, arg_str, check_out, into_handle, take_box, write_out, Handle,
+};
 use crate::config::redlead_config;
 use crate::error::{redlead_error, redlead_status, FfiError};
 

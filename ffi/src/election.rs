@@ -97,9 +97,7 @@ pub extern "C" fn redlead_election_start(
 /// `election`). Does not block.
 #[no_mangle]
 pub extern "C" fn redlead_election_is_leader(election: *const redlead_election) -> u8 {
-    boundary!({
-        arg_ref(election, "election").is_ok_and(|e| e.election.is_leader()) as u8
-    })
+    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.election.is_leader()) as u8 })
 }
 
 /// The current term (fencing token) while leading, else 0. Does not block.
@@ -128,9 +126,7 @@ pub extern "C" fn redlead_election_transitions(election: *const redlead_election
 /// For liveness probes. Does not block.
 #[no_mangle]
 pub extern "C" fn redlead_election_is_healthy(election: *const redlead_election) -> u8 {
-    boundary!({
-        arg_ref(election, "election").is_ok_and(|e| e.election.is_healthy()) as u8
-    })
+    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.election.is_healthy()) as u8 })
 }
 
 /// Asks the nodes who leads now. Blocks for about one round trip.

@@ -61,7 +61,9 @@ pub extern "C" fn redlead_abi_version() -> u32 {
 /// `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
 /// into C or aborts the process. Has no other effect.
 #[no_mangle]
-pub extern "C" fn redlead_test_panic(error_out: *mut *mut error::redlead_error) -> error::redlead_status {
+pub extern "C" fn redlead_test_panic(
+    error_out: *mut *mut error::redlead_error,
+) -> error::redlead_status {
     boundary!(error_out, {
         if std::hint::black_box(true) {
             panic!("redlead_test_panic: deliberate panic to test the boundary");

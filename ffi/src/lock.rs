@@ -106,7 +106,10 @@ pub extern "C" fn redlead_lock_acquire(
         let resource = arg_str(resource, "resource")?;
         check_out(lock_out, "lock_out")?;
         let opts = options(flags)?;
-        let (ttl, wait) = (Duration::from_millis(ttl_ms), Duration::from_millis(wait_ms));
+        let (ttl, wait) = (
+            Duration::from_millis(ttl_ms),
+            Duration::from_millis(wait_ms),
+        );
         let rl = &client.redlock;
         let lock = runtime::block_on(rl.acquire_with(resource, ttl, wait, &opts))??;
         give(lock_out, lock);

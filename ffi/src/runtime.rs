@@ -34,9 +34,7 @@ pub fn forked() -> bool {
 
 /// Worker threads of the built runtime, or None before it is built.
 pub fn built_threads() -> Option<usize> {
-    RUNTIME
-        .get()
-        .map(|_| BUILT_THREADS.load(Ordering::Acquire))
+    RUNTIME.get().map(|_| BUILT_THREADS.load(Ordering::Acquire))
 }
 
 /// The runtime, built with `threads` workers (default 2) if it does not exist

@@ -138,6 +138,13 @@ ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" \
     run test_c "$OUT/test_c" "${URLS[@]}"
 echo "== C++ tests"
 run test_cpp "$OUT/test_cpp" "${URLS[@]}"
+echo "== Rust-side boundary tests (cargo test, release profile)"
+cargo test -p redlead-ffi --release >"$OUT/cargo_test.log" 2>&1
+rc=$?
+grep -E '^test .* \.\.\. ' "$OUT/cargo_test.log"
+while read -r p f; do PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); done < <(
+    sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$OUT/cargo_test.log")
+[ "$rc" -eq 0 ] || { tail -30 "$OUT/cargo_test.log"; fail "cargo test exited with $rc"; }
 echo "== examples"
 if "$OUT/example_c" "${URLS[@]}" >"$OUT/example_c.log" 2>&1; then pass run_example_c; else cat "$OUT/example_c.log"; fail run_example_c; fi
 if "$OUT/example_c_static" "${URLS[@]}" >"$OUT/example_c_static.log" 2>&1; then pass run_example_c_static; else fail run_example_c_static; fi
