@@ -9,8 +9,11 @@
  *   with redlead_error_free. It is left untouched on success.
  * - Out-parameters come last (before error_out) and are written only on
  *   success.
- * - A `const` handle parameter is not mutated. Every object the library
- *   gives out is freed once by the caller with its *_free function.
+ * - Handle parameters are borrowed for the duration of the call (the caller
+ *   keeps ownership), except in the *_free functions, which take it. A
+ *   `const` handle parameter is not mutated; config setters mutate their
+ *   config. Every object the library gives out is owned by the caller and
+ *   freed once with its *_free function; *_free(NULL) is a no-op.
  * - Strings in are NUL-terminated UTF-8, borrowed for the duration of the
  *   call; strings out are owned by the object they come from.
  * - No function unwinds or aborts on an internal panic: it returns

@@ -1,7 +1,7 @@
 //! The C ABI of redlead: `libredlead.so` / `libredlead.a` and `include/redlead.h`.
 //!
 //! # A guided tour
-//! - [`boundary`]: the one macro every export goes through. It catches panics
+//! - `boundary`: the one macro every export goes through. It catches panics
 //!   (a panic becomes `REDLEAD_ERR_PANIC`, never an abort), refuses calls in a
 //!   forked child, and holds the only pointer/string conversions of the crate.
 //! - [`runtime`]: the one process-wide tokio runtime, built lazily; blocking C
