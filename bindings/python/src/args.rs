@@ -12,7 +12,12 @@ use crate::errors::invalid;
 
 /// A duration given in milliseconds (int or finite float), checked to be
 /// `>= 0` (or `> 0` when `positive`) and at most 24 h.
-pub fn millis(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>, positive: bool) -> PyResult<Duration> {
+pub fn millis(
+    py: Python<'_>,
+    name: &str,
+    v: &Bound<'_, PyAny>,
+    positive: bool,
+) -> PyResult<Duration> {
     let ms: f64 = if v.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err(format!(
             "{name} must be a number of milliseconds, not bool"
@@ -21,7 +26,10 @@ pub fn millis(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>, positive: bool) 
         match v.extract::<i64>() {
             Ok(i) => i as f64,
             Err(_) => {
-                return Err(invalid(py, format!("{name} is out of range (at most 24 h)")))
+                return Err(invalid(
+                    py,
+                    format!("{name} is out of range (at most 24 h)"),
+                ))
             }
         }
     } else if v.is_instance_of::<PyFloat>() {
@@ -36,7 +44,10 @@ pub fn millis(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>, positive: bool) 
         return Err(invalid(py, format!("{name} must be a number, got NaN")));
     }
     if ms < 0.0 {
-        return Err(invalid(py, format!("{name} must not be negative, got {ms}")));
+        return Err(invalid(
+            py,
+            format!("{name} must not be negative, got {ms}"),
+        ));
     }
     if positive && ms == 0.0 {
         return Err(invalid(py, format!("{name} must be greater than 0")));

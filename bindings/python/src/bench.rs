@@ -11,20 +11,40 @@ use crate::client::Client;
 use crate::errors::{invalid, IntoPy};
 use crate::runtime::{check_pid, runtime, wait};
 
-/// Loops ``n`` times acquire + release of ``resource`` inside Rust (no
-/// Python between the two) and returns each iteration's latency in µs.
+/// Loops ``n`` times acquire + release of ``resource`` inside Rust and
+/// returns each iteration's latency in µs. ``blocking=False``: one async loop
+/// (no Python between iterations); ``blocking=True``: each iteration is its
+/// own `block_on` from this thread with the GIL released, i.e. exactly what a
+/// Python call does minus the Python part.
 #[pyfunction]
-#[pyo3(signature = (client, resource, n, ttl_ms=10_000))]
+#[pyo3(signature = (client, resource, n, ttl_ms=10_000, blocking=false))]
 fn _bench_rust(
     py: Python<'_>,
     client: &Client,
     resource: String,
     n: usize,
     ttl_ms: u64,
+    blocking: bool,
 ) -> PyResult<Vec<f64>> {
     check_pid(client.pid, "Client")?;
     let redlock = client.redlock.clone();
     let ttl = Duration::from_millis(ttl_ms);
+    if blocking {
+        let rt = client.rt.clone();
+        let r = py.detach(move || {
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                rt.block_on(async {
+                    let lock = redlock.try_acquire(&resource, ttl).await?;
+                    lock.release().await.map(drop)
+                })?;
+                out.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            Ok::<_, redlead::Error>(out)
+        });
+        return r.py_err(py);
+    }
     let r = wait(py, &client.rt, async move {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
@@ -67,9 +87,9 @@ fn _floor_ping(
                 .iter()
                 .map(|c| {
                     let mut c = c.clone();
-                    tokio::spawn(async move {
-                        redis::cmd("PING").query_async::<String>(&mut c).await
-                    })
+                    tokio::spawn(
+                        async move { redis::cmd("PING").query_async::<String>(&mut c).await },
+                    )
                 })
                 .collect();
             let mut got = 0;

@@ -118,7 +118,10 @@ impl Client {
             config.retry_jitter = millis(py, "retry_jitter_ms", v, false)?;
         }
         if !drift_factor.is_finite() {
-            return Err(invalid(py, "drift_factor must be a finite number in [0, 0.5)"));
+            return Err(invalid(
+                py,
+                "drift_factor must be a finite number in [0, 0.5)",
+            ));
         }
         config.drift_factor = drift_factor;
         config.retry_count = match retry_count {
@@ -129,9 +132,10 @@ impl Client {
                     format!("retry_count must be at least 1 (or None for no limit), got {n}"),
                 ))
             }
-            Some(n) => Some(u32::try_from(n).map_err(|_| {
-                invalid(py, format!("retry_count is out of range, got {n}"))
-            })?),
+            Some(n) => Some(
+                u32::try_from(n)
+                    .map_err(|_| invalid(py, format!("retry_count is out of range, got {n}")))?,
+            ),
         };
         config.key_format = KeyFormat::new(key_prefix, hash_tag);
         let rt = runtime()?;
@@ -177,7 +181,9 @@ impl Client {
         let req = self.request(py, resource, ttl_ms, fencing, owner)?;
         let client = self.redlock.clone();
         let r = wait(py, &self.rt, async move {
-            client.try_acquire_with(&req.resource, req.ttl, &req.opts).await
+            client
+                .try_acquire_with(&req.resource, req.ttl, &req.opts)
+                .await
         })?;
         match r {
             Ok(lock) => Ok(Some(self.wrap(lock, req.ttl))),
@@ -228,9 +234,9 @@ impl Client {
     ) -> PyResult<PyLock> {
         let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
         let wait_for = millis(py, "wait_ms", wait_ms, false)?;
-        req.opts = req
-            .opts
-            .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
+        req.opts =
+            req.opts
+                .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
         let client = self.redlock.clone();
         let lock = wait(py, &self.rt, async move {
             client
@@ -257,7 +263,11 @@ impl Client {
         crate::asyncio::spawn(
             py,
             &self.rt,
-            async move { client.try_acquire_with(&req.resource, req.ttl, &req.opts).await },
+            async move {
+                client
+                    .try_acquire_with(&req.resource, req.ttl, &req.opts)
+                    .await
+            },
             move |py, r| match r {
                 Ok(lock) => Ok(Py::new(py, PyLock::new(lock, ttl, rt, pid))?.into_any()),
                 Err(e) if e.kind() == ErrorKind::NotAcquired => Ok(py.None()),
@@ -298,9 +308,9 @@ impl Client {
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
         let wait_for = millis(py, "wait_ms", wait_ms, false)?;
-        req.opts = req
-            .opts
-            .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
+        req.opts =
+            req.opts
+                .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
         self.spawn_acquire(py, req, wait_for)
     }
 
@@ -348,8 +358,18 @@ impl Client {
         step_down_margin_ms: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::election::PyElection> {
         crate::election::elect(
-            self, py, resource, candidate, ttl_ms, on_elected, on_revoked, on_leader_change,
-            renew_interval_ms, retry_interval_ms, retry_jitter_ms, step_down_margin_ms,
+            self,
+            py,
+            resource,
+            candidate,
+            ttl_ms,
+            on_elected,
+            on_revoked,
+            on_leader_change,
+            renew_interval_ms,
+            retry_interval_ms,
+            retry_jitter_ms,
+            step_down_margin_ms,
         )
     }
 

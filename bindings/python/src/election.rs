@@ -163,7 +163,11 @@ impl PyElection {
         check_pid(self.pid, "Election")?;
         let e = self.inner.clone();
         crate::asyncio::spawn(py, &self.rt, async move { e.resign().await }, |py, r| {
-            Ok(r.py_err(py)?.into_pyobject(py)?.to_owned().into_any().unbind())
+            Ok(r.py_err(py)?
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind())
         })
     }
 
@@ -279,7 +283,8 @@ fn _stop_all_elections(py: Python<'_>) -> PyResult<()> {
     let rt = crate::runtime::runtime()?;
     let _ = wait(py, &rt, async move {
         let stops = live.iter().map(|e| e.stop());
-        let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(stops)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(stops)).await;
     });
     Ok(())
 }

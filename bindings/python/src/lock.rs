@@ -167,10 +167,18 @@ impl PyLock {
             None => self.ttl,
         };
         let lock = self.inner.clone();
-        crate::asyncio::spawn(py, &self.rt, async move { lock.extend(ttl).await }, |py, r| {
-            let v = r.py_err(py)?;
-            Ok((v.as_millis() as u64).into_pyobject(py)?.into_any().unbind())
-        })
+        crate::asyncio::spawn(
+            py,
+            &self.rt,
+            async move { lock.extend(ttl).await },
+            |py, r| {
+                let v = r.py_err(py)?;
+                Ok((v.as_millis() as u64)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind())
+            },
+        )
     }
 
     /// Releases the lock on every node. Raises LockLost when it had already
@@ -187,10 +195,15 @@ impl PyLock {
     fn release_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         check_pid(self.pid, "Lock")?;
         let lock = self.inner.clone();
-        crate::asyncio::spawn(py, &self.rt, async move { lock.release().await }, |py, r| {
-            r.py_err(py)?;
-            Ok(py.None())
-        })
+        crate::asyncio::spawn(
+            py,
+            &self.rt,
+            async move { lock.release().await },
+            |py, r| {
+                r.py_err(py)?;
+                Ok(py.None())
+            },
+        )
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -210,7 +223,13 @@ impl PyLock {
         let was_lost = self.inner.is_lost();
         let lock = self.inner.clone();
         let released = wait(py, &self.rt, async move { lock.release().await.map(drop) })?;
-        exit_outcome(py, was_lost, released, !exc_type.is_none(), self.lost_on_exit())
+        exit_outcome(
+            py,
+            was_lost,
+            released,
+            !exc_type.is_none(),
+            self.lost_on_exit(),
+        )
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {

@@ -91,9 +91,8 @@ where
 {
     let mut fut = Box::pin(fut);
     loop {
-        let done = py.detach(|| {
-            rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut fut).await })
-        });
+        let done =
+            py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut fut).await }));
         match done {
             Ok(out) => return Ok(out),
             Err(_) => py.check_signals()?,
