@@ -14,7 +14,7 @@ use crate::args::{millis, millis_or, resource as check_resource};
 const DEFAULT_MS: Duration = Duration::from_secs(10);
 use crate::errors::{invalid, to_py, IntoPy};
 use crate::lock::PyLock;
-use crate::runtime::{check_pid, runtime, wait};
+use crate::runtime::{check_pid, runtime, wait, wait_short};
 
 /// A Redlock client over N independent Redis masters.
 ///

@@ -10,7 +10,7 @@ use tokio::runtime::Runtime;
 
 use crate::args::millis;
 use crate::errors::{to_py, IntoPy, LockLost};
-use crate::runtime::{check_pid, wait};
+use crate::runtime::{check_pid, wait_short};
 
 /// A held lock. Use it as a context manager (released on exit), or call
 /// `release()`. A lock that is garbage-collected while held is released in
@@ -150,7 +150,7 @@ impl PyLock {
             None => self.ttl,
         };
         let lock = self.inner.clone();
-        let v = wait(py, &self.rt, async move { lock.extend(ttl).await })?.py_err(py)?;
+        let v = wait_short(py, &self.rt, async move { lock.extend(ttl).await }).py_err(py)?;
         Ok(v.as_millis() as u64)
     }
 
@@ -187,7 +187,7 @@ impl PyLock {
     fn release(&self, py: Python<'_>) -> PyResult<()> {
         check_pid(self.pid, "Lock")?;
         let lock = self.inner.clone();
-        wait(py, &self.rt, async move { lock.release().await })?.py_err(py)?;
+        wait_short(py, &self.rt, async move { lock.release().await }).py_err(py)?;
         Ok(())
     }
 
@@ -222,7 +222,7 @@ impl PyLock {
         check_pid(self.pid, "Lock")?;
         let was_lost = self.inner.is_lost();
         let lock = self.inner.clone();
-        let released = wait(py, &self.rt, async move { lock.release().await.map(drop) })?;
+        let released = wait_short(py, &self.rt, async move { lock.release().await.map(drop) });
         exit_outcome(
             py,
             was_lost,

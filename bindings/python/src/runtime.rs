@@ -78,6 +78,18 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     Python::try_attach(f)
 }
 
+/// Runs `fut`, which the core bounds by a few node timeouts (try_acquire,
+/// extend, release, ping), without holding the GIL. No signal polling: its
+/// timer would cost a wake-up of the runtime's driver on every call, for an
+/// operation that ends within milliseconds anyway.
+pub fn wait_short<F>(py: Python<'_>, rt: &Runtime, fut: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    py.detach(|| rt.block_on(fut))
+}
+
 /// How often a blocking wait wakes to let Python deliver signals (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
