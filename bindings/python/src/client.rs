@@ -180,11 +180,11 @@ impl Client {
     ) -> PyResult<Option<PyLock>> {
         let req = self.request(py, resource, ttl_ms, fencing, owner)?;
         let client = self.redlock.clone();
-        let r = wait(py, &self.rt, async move {
+        let r = wait_short(py, &self.rt, async move {
             client
                 .try_acquire_with(&req.resource, req.ttl, &req.opts)
                 .await
-        })?;
+        });
         match r {
             Ok(lock) => Ok(Some(self.wrap(lock, req.ttl))),
             Err(e) if e.kind() == ErrorKind::NotAcquired => Ok(None),
