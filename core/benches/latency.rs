@@ -23,22 +23,47 @@ fn us(d: Duration) -> f64 {
 fn report(name: &str, mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     let (p50, p99) = (pct(&xs, 0.5), pct(&xs, 0.99));
-    println!("{name:<34} n={:<6} p50 {:>8.1} us   p99 {:>8.1} us", xs.len(), us(p50), us(p99));
+    println!(
+        "{name:<34} n={:<6} p50 {:>8.1} us   p99 {:>8.1} us",
+        xs.len(),
+        us(p50),
+        us(p99)
+    );
     p50
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("REDLEAD_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
-    let cluster = Cluster::start(5);
+    let n: usize = std::env::var("REDLEAD_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    // In-memory nodes, as peers' benchmarks run them; with `appendfsync always`
+    // every write waits for an fsync and the disk, not the lock, is measured.
+    let cluster = if std::env::var_os("REDLEAD_BENCH_DURABLE").is_some() {
+        Cluster::start(5)
+    } else {
+        Cluster::start_in_memory(5)
+    };
     let rl = Redlock::new(&cluster.urls(), Config::default()).unwrap();
     let ttl = Duration::from_secs(10);
     // Warm up connections and scripts.
     for _ in 0..200 {
-        rl.try_acquire("warm", ttl).await.unwrap().release().await.unwrap();
-        rl.try_acquire_with("warm", ttl, &LockOptions::fenced()).await.unwrap().release().await.unwrap();
+        rl.try_acquire("warm", ttl)
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+        rl.try_acquire_with("warm", ttl, &LockOptions::fenced())
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
     }
-    println!("redlead latency bench: 5 local redis-server nodes, quorum 3, {n} samples each\n");
+    println!("redlead latency bench: 5 local redis-server nodes, quorum 3, {n} samples each");
+    println!("(nodes without persistence; REDLEAD_BENCH_DURABLE=1 for appendfsync always)\n");
 
     // Interleave the measurements so that machine noise hits all of them alike.
     let (mut floor, mut plain, mut fenced, mut extend) = (vec![], vec![], vec![], vec![]);
@@ -50,7 +75,10 @@ async fn main() {
         lock.release().await.unwrap();
         plain.push(t.elapsed());
         let t = Instant::now();
-        let lock = rl.try_acquire_with("bench-f", ttl, &fenced_opts).await.unwrap();
+        let lock = rl
+            .try_acquire_with("bench-f", ttl, &fenced_opts)
+            .await
+            .unwrap();
         lock.release().await.unwrap();
         fenced.push(t.elapsed());
         let lock = rl.try_acquire("bench-e", ttl).await.unwrap();
@@ -66,9 +94,18 @@ async fn main() {
     let r_plain = plain.as_secs_f64() / (2.0 * floor.as_secs_f64());
     let r_fenced = fenced.as_secs_f64() / (3.0 * floor.as_secs_f64());
     println!();
-    println!("unfenced p50 / (2 x floor) = {r_plain:.2}   (target <= 1.30) {}", verdict(r_plain <= 1.3));
-    println!("fenced   p50 / (3 x floor) = {r_fenced:.2}   (target <= 1.30) {}", verdict(r_fenced <= 1.3));
-    println!("renewal  p50 / (1 x floor) = {:.2}", ext.as_secs_f64() / floor.as_secs_f64());
+    println!(
+        "unfenced p50 / (2 x floor) = {r_plain:.2}   (target <= 1.30) {}",
+        verdict(r_plain <= 1.3)
+    );
+    println!(
+        "fenced   p50 / (3 x floor) = {r_fenced:.2}   (target <= 1.30) {}",
+        verdict(r_fenced <= 1.3)
+    );
+    println!(
+        "renewal  p50 / (1 x floor) = {:.2}",
+        ext.as_secs_f64() / floor.as_secs_f64()
+    );
 
     // Throughput: 16 tasks on distinct resources over one client.
     let rl = Arc::new(rl);
@@ -80,7 +117,12 @@ async fn main() {
             tokio::spawn(async move {
                 let res = format!("tp-{i}");
                 for _ in 0..total / 16 {
-                    rl.try_acquire(&res, ttl).await.unwrap().release().await.unwrap();
+                    rl.try_acquire(&res, ttl)
+                        .await
+                        .unwrap()
+                        .release()
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -89,14 +131,25 @@ async fn main() {
         task.await.unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("\nthroughput: {:.0} acquire+release/s (16 concurrent tasks, distinct resources)", (total / 16 * 16) as f64 / secs);
+    println!(
+        "\nthroughput: {:.0} acquire+release/s (16 concurrent tasks, distinct resources)",
+        (total / 16 * 16) as f64 / secs
+    );
 
     // Election: handover after resign, failover after crash.
-    let rl = Redlock::new(&cluster.urls(), Config::default().with_node_timeout(Duration::from_millis(20))).unwrap();
+    let rl = Redlock::new(
+        &cluster.urls(),
+        Config::default().with_node_timeout(Duration::from_millis(20)),
+    )
+    .unwrap();
     let mut cfg = ElectionConfig::with_ttl(Duration::from_millis(1000));
     cfg.retry_interval = Duration::from_millis(200);
     cfg.retry_jitter = Duration::from_millis(20);
-    let es: Vec<Election> = (0..3).map(|i| Election::start(&rl, "bench-elect", &format!("c{i}"), cfg.clone(), |_| {}).unwrap()).collect();
+    let es: Vec<Election> = (0..3)
+        .map(|i| {
+            Election::start(&rl, "bench-elect", &format!("c{i}"), cfg.clone(), |_| {}).unwrap()
+        })
+        .collect();
     let leader = |es: &[Election]| es.iter().position(|e| e.is_leader());
     let wait_leader = |es: &[Election], not: Option<usize>| {
         let es_ptr = es as *const [Election];
@@ -121,7 +174,11 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let h = report("\nhandover after resign", handovers);
-    println!("handover p50 {:.2} ms (target <= 5 ms) {}", h.as_secs_f64() * 1e3, verdict(h <= Duration::from_millis(5)));
+    println!(
+        "handover p50 {:.2} ms (target <= 5 ms) {}",
+        h.as_secs_f64() * 1e3,
+        verdict(h <= Duration::from_millis(5))
+    );
     let t = Instant::now();
     es[cur].crash();
     let _next = wait_leader(&es, Some(cur)).await;

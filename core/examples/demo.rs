@@ -72,7 +72,14 @@ async fn main() {
     cluster.nodes[2].kill();
     println!("{} killed node 2", stamp());
     let rl = Redlock::new(&cluster.urls(), Config::default()).unwrap();
-    match rl.try_acquire_with("nightly-job", Duration::from_secs(5), &LockOptions::fenced()).await {
+    match rl
+        .try_acquire_with(
+            "nightly-job",
+            Duration::from_secs(5),
+            &LockOptions::fenced(),
+        )
+        .await
+    {
         Ok(_) => println!("unexpected: acquired without a quorum"),
         Err(e) => {
             println!("{} try_acquire failed ({:?}); per node:", stamp(), e.kind());
@@ -81,7 +88,10 @@ async fn main() {
             }
         }
     }
-    println!("    keys left on the live nodes: {}", cluster.count_key("redlead:{nightly-job}"));
+    println!(
+        "    keys left on the live nodes: {}",
+        cluster.count_key("redlead:{nightly-job}")
+    );
 
     println!("\n-- 4. restart the dead nodes (their AOF kept the fencing counters) --");
     for i in 0..3 {
@@ -91,7 +101,11 @@ async fn main() {
     contend(4).await;
 
     println!("\n-- 5. leader election: 3 candidates, ttl 1 s --");
-    let rl = Redlock::new(&cluster.urls(), Config::default().with_node_timeout(Duration::from_millis(20))).unwrap();
+    let rl = Redlock::new(
+        &cluster.urls(),
+        Config::default().with_node_timeout(Duration::from_millis(20)),
+    )
+    .unwrap();
     let mut cfg = ElectionConfig::with_ttl(Duration::from_secs(1));
     cfg.retry_interval = Duration::from_millis(200);
     let mut es = Vec::new();
@@ -101,8 +115,12 @@ async fn main() {
         let stamp = stamp;
         es.push(Arc::new(
             Election::start(&rl, "queue-owner", &id, cfg.clone(), move |ev| match ev {
-                ElectionEvent::Elected { term, .. } => println!("{} {name}: ELECTED, term {term}", stamp()),
-                ElectionEvent::Revoked { term, reason, .. } => println!("{} {name}: revoked (term {term}, {reason})", stamp()),
+                ElectionEvent::Elected { term, .. } => {
+                    println!("{} {name}: ELECTED, term {term}", stamp())
+                }
+                ElectionEvent::Revoked { term, reason, .. } => {
+                    println!("{} {name}: revoked (term {term}, {reason})", stamp())
+                }
                 ElectionEvent::LeaderChanged { .. } => {}
                 _ => {}
             })
@@ -120,13 +138,21 @@ async fn main() {
     };
     let l = wait(es.clone(), None).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    println!("{} every replica agrees: leader is {:?}", stamp(), es[(l + 1) % 3].leader().await.unwrap());
+    println!(
+        "{} every replica agrees: leader is {:?}",
+        stamp(),
+        es[(l + 1) % 3].leader().await.unwrap()
+    );
 
     println!("\n-- 6. the leader resigns: a follower takes over at once --");
     let t = Instant::now();
     es[l].resign().await.unwrap();
     let l2 = wait(es.clone(), Some(l)).await;
-    println!("{} handover to replica-{l2} took {:.1} ms", stamp(), t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "{} handover to replica-{l2} took {:.1} ms",
+        stamp(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
 
     println!("\n-- 7. the leader crashes (no release): replaced within ttl + retry interval --");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -134,7 +160,11 @@ async fn main() {
     es[l2].crash();
     println!("{} replica-{l2} crashed", stamp());
     let l3 = wait(es.clone(), Some(l2)).await;
-    println!("{} replica-{l3} took over after {} ms (ttl 1000 + retry 200)", stamp(), t.elapsed().as_millis());
+    println!(
+        "{} replica-{l3} took over after {} ms (ttl 1000 + retry 200)",
+        stamp(),
+        t.elapsed().as_millis()
+    );
 
     println!("\n-- 8. a quorum of nodes freezes (SIGSTOP): the leader steps down before its validity ends --");
     for i in 0..3 {
@@ -144,7 +174,11 @@ async fn main() {
     while es[l3].is_leader() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    println!("{} replica-{l3} stepped down {} ms after the freeze (ttl 1000 ms)", stamp(), t.elapsed().as_millis());
+    println!(
+        "{} replica-{l3} stepped down {} ms after the freeze (ttl 1000 ms)",
+        stamp(),
+        t.elapsed().as_millis()
+    );
     for i in 0..3 {
         cluster.nodes[i].thaw();
     }

@@ -6,6 +6,7 @@
 //! to settle before sending that node its extend or release, so a release can
 //! never overtake the acquire it undoes (see docs/safety.md).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ impl Reply {
 pub(crate) struct Node {
     /// host:port or socket path; never the password.
     pub name: String,
+    /// Set once the server refused `ZADD GT`.
+    legacy_zadd: AtomicBool,
     client: Client,
     conn: ConnectionManager,
     timeout: Duration,
@@ -64,6 +67,7 @@ impl Node {
             .map_err(|e| Error::invalid(format!("node {name}: {e}")))?;
         Ok(Arc::new(Node {
             name,
+            legacy_zadd: AtomicBool::new(false),
             client,
             conn,
             timeout,
@@ -97,6 +101,10 @@ impl Node {
         }
     }
 
+    /// Fenced acquire, round 1, as one pipeline (one round trip, no Lua):
+    /// `SET key value NX PX ttl`, `GET key` (the holder, when the SET was
+    /// refused) and `ZSCORE fence_key counter` (this node's fencing counter).
+    /// The three need not be atomic: see docs/fencing.md.
     pub async fn acquire_fenced(
         &self,
         key: &str,
@@ -105,30 +113,56 @@ impl Node {
         ttl_ms: u64,
     ) -> Reply {
         let mut conn = self.conn.clone();
-        let mut inv = scripts::ACQUIRE_FENCED.prepare_invoke();
-        inv.key(key).key(fence_key).arg(value).arg(ttl_ms);
-        match self
-            .timed(inv.invoke_async::<(i64, String)>(&mut conn))
-            .await
-        {
-            Ok((1, counter)) => match counter.parse::<u64>() {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms);
+        pipe.cmd("GET").arg(key);
+        pipe.cmd("ZSCORE").arg(fence_key).arg(scripts::FENCE_MEMBER);
+        let reply = self
+            .timed(pipe.query_async::<(Value, Option<String>, Option<String>)>(&mut conn))
+            .await;
+        match reply {
+            Ok((Value::Okay, _, counter)) => match parse_counter(counter.as_deref()) {
                 Ok(c) => Reply {
                     outcome: NodeOutcome::Ok,
                     counter: Some(c),
                 },
-                Err(_) => Reply::of(NodeOutcome::Error(format!(
-                    "fencing counter is not a number: {counter:?}"
-                ))),
+                Err(e) => Reply::of(NodeOutcome::Error(e)),
             },
-            Ok((_, holder)) => Reply::of(NodeOutcome::Held(Some(holder))),
+            Ok((Value::Nil, holder, _)) => Reply::of(NodeOutcome::Held(holder)),
+            Ok((other, _, _)) => Reply::of(NodeOutcome::Error(format!(
+                "unexpected reply to SET: {other:?}"
+            ))),
             Err(o) => Reply::of(o),
         }
     }
 
-    pub async fn raise_fence(&self, key: &str, fence_key: &str, value: &str, token: u64) -> Reply {
+    /// Fenced acquire, round 2: raise this node's counter to `token` unless it
+    /// is already higher. `ZADD GT` is an atomic max (Redis >= 6.2); older
+    /// servers reject the flag and get the same operation as a script.
+    pub async fn raise_fence(&self, fence_key: &str, token: u64) -> Reply {
         let mut conn = self.conn.clone();
+        if !self.legacy_zadd.load(Ordering::Relaxed) {
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(fence_key)
+                .arg("GT")
+                .arg(token)
+                .arg(scripts::FENCE_MEMBER);
+            match self.timed(cmd.query_async::<i64>(&mut conn)).await {
+                Ok(_) => return Reply::of(NodeOutcome::Ok),
+                Err(NodeOutcome::Error(e)) if e.contains("syntax") || e.contains("GT") => {
+                    tracing::info!(node = %self.name, "server lacks ZADD GT (Redis < 6.2); using a script");
+                    self.legacy_zadd.store(true, Ordering::Relaxed);
+                }
+                Err(o) => return Reply::of(o),
+            }
+        }
         let mut inv = scripts::RAISE_FENCE.prepare_invoke();
-        inv.key(key).key(fence_key).arg(value).arg(token);
+        inv.key(fence_key).arg(token);
         Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
     }
 
@@ -201,7 +235,6 @@ impl Node {
         for script in [
             &*scripts::RELEASE,
             &*scripts::EXTEND,
-            &*scripts::ACQUIRE_FENCED,
             &*scripts::RAISE_FENCE,
         ] {
             if let Err(e) = script.load_async(&mut conn).await {
@@ -220,6 +253,20 @@ impl Node {
             Ok(_) => NodeOutcome::Ok,
             Err(o) => o,
         }
+    }
+}
+
+/// A ZSCORE reply as a counter: absent is 0. Scores are doubles; counters
+/// stay far below 2^53, where doubles are exact.
+fn parse_counter(score: Option<&str>) -> Result<u64, String> {
+    match score {
+        None => Ok(0),
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0 && *f < 9_007_199_254_740_992.0)
+            .map(|f| f as u64)
+            .ok_or_else(|| format!("fencing counter is not a count: {s:?}")),
     }
 }
 

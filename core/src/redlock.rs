@@ -236,7 +236,7 @@ impl Redlock {
                 })
             })
             .collect();
-        let (mut replies, verdict) = self.gather(&chains).await;
+        let (replies, verdict) = self.gather(&chains).await;
         let mut outcomes = self.outcomes(&replies);
         let mut chains = chains;
         let mut fencing_token = None;
@@ -251,20 +251,11 @@ impl Redlock {
                 .max()
                 .unwrap_or(0);
             let t = max + 1;
-            // Round 2 goes to every node that may hold our key, after its
-            // round-1 command; nodes that refused cannot hold it.
-            chains = self.then_each(&chains, &replies, |node, prev_refused| {
-                let (key, fence_key, value) = (key.clone(), fence_key.clone(), value.clone());
-                async move {
-                    if prev_refused {
-                        Reply {
-                            outcome: NodeOutcome::Held(None),
-                            counter: None,
-                        }
-                    } else {
-                        node.raise_fence(&key, &fence_key, &value, t).await
-                    }
-                }
+            // Round 2 goes to every node (any quorum of raised counters will
+            // do), each after its round-1 command.
+            chains = self.then_each(&chains, &replies, |node, _| {
+                let fence_key = fence_key.clone();
+                async move { node.raise_fence(&fence_key, t).await }
             });
             let (raised, v2) = self.gather(&chains).await;
             if v2 != Verdict::Reached {
@@ -273,7 +264,7 @@ impl Redlock {
             } else {
                 fencing_token = Some(FencingToken(t));
             }
-            replies = raised;
+            // `replies` stays round 1's: it tells where our key cannot be.
         } else if verdict != Verdict::Reached {
             failure = Some("no quorum granted the lock");
         }
@@ -499,7 +490,12 @@ impl Redlock {
             .iter()
             .map(|n| {
                 let n = n.clone();
-                self.spawn(async move { Reply { outcome: n.ping().await, counter: None } })
+                self.spawn(async move {
+                    Reply {
+                        outcome: n.ping().await,
+                        counter: None,
+                    }
+                })
             })
             .collect();
         self.gather(&chains).await;

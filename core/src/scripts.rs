@@ -30,32 +30,18 @@ return 0",
     )
 });
 
-/// Fenced acquire, round 1: SET NX PX and read the fencing counter in the same
-/// atomic step, so the counter read belongs to the moment the key was taken.
-/// Returns {1, counter} when set, {0, holder value} when held by another.
-pub static ACQUIRE_FENCED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"local holder = redis.call('GET', KEYS[1])
-if holder then
-    return {0, holder}
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {1, redis.call('GET', KEYS[2]) or '0'}",
-    )
-});
+/// The member of the fencing sorted set whose score is the counter. A sorted
+/// set rather than a string because `ZADD key GT score member` is an atomic
+/// "raise to at least", with no script.
+pub const FENCE_MEMBER: &str = "counter";
 
-/// Fenced acquire, round 2: raise the counter to the new token, but only while
-/// the key still holds this lock's value, so a holder whose key expired on a
-/// node cannot move that node's counter. The counter never goes down.
-/// Returns 1 when the key was still ours (counter now >= token), 0 otherwise.
+/// `ZADD GT` for servers older than Redis 6.2: raises the counter to ARGV[1]
+/// unless it is already higher. Always returns 1.
 pub static RAISE_FENCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-    return 0
-end
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[2]) > current then
-    redis.call('SET', KEYS[2], ARGV[2])
+        r"local current = tonumber(redis.call('ZSCORE', KEYS[1], 'counter') or '0')
+if tonumber(ARGV[1]) > current then
+    redis.call('ZADD', KEYS[1], ARGV[1], 'counter')
 end
 return 1",
     )

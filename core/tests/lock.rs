@@ -10,6 +10,15 @@ use tokio::time::Instant;
 
 const TTL: Duration = Duration::from_secs(10);
 
+/// Operations return at the quorum; the other nodes settle just after.
+async fn settle(what: &str, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < Duration::from_secs(2), "{what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn client(cluster: &Cluster) -> Redlock {
     Redlock::new(&cluster.urls(), Config::default()).unwrap()
 }
@@ -50,11 +59,10 @@ async fn mutual_exclusion_loses_no_update_under_contention() {
         t.await.unwrap();
     }
     assert_eq!(counter.load(Ordering::SeqCst), 200);
-    assert_eq!(
-        cluster.count_key("redlead:{counter}"),
-        0,
-        "a released lock left keys"
-    );
+    settle("a released lock left keys", || {
+        cluster.count_key("redlead:{counter}") == 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,6 +394,10 @@ async fn foreign_key_formats_exclude_each_other_during_a_migration() {
         // Ours held: the other library's SET NX PX fails on every node.
         let lock = rl.try_acquire("jobs", TTL).await.unwrap();
         assert_eq!(lock.key(), key);
+        settle("acquire did not reach every node", || {
+            cluster.count_value(key, lock.value()) == 5
+        })
+        .await;
         for n in &cluster.nodes {
             assert_eq!(
                 n.command(&["SET", key, "other-lib", "NX", "PX", "10000"])
@@ -394,6 +406,10 @@ async fn foreign_key_formats_exclude_each_other_during_a_migration() {
             );
         }
         lock.release().await.unwrap();
+        settle("release did not reach every node", || {
+            cluster.count_key(key) == 0
+        })
+        .await;
         // Theirs held: ours is refused until their compare-and-delete.
         for n in &cluster.nodes {
             assert_eq!(

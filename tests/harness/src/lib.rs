@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 /// One redis-server process that this harness started.
 pub struct Node {
     port: u16,
+    durable: bool,
     dir: tempfile::TempDir,
     child: Option<Child>,
     frozen: bool,
@@ -36,6 +37,17 @@ impl Node {
     /// Starts a node on a free port; panics with a clear message when
     /// `redis-server` is not installed.
     pub fn start() -> Node {
+        Node::start_with(true)
+    }
+
+    /// A node without persistence (no AOF, no snapshots), as most benchmarks
+    /// of Redis locks run them: every write is acknowledged without an fsync.
+    /// A restart loses its data.
+    pub fn start_in_memory() -> Node {
+        Node::start_with(false)
+    }
+
+    fn start_with(durable: bool) -> Node {
         for _ in 0..20 {
             let port = free_port();
             let dir = tempfile::Builder::new()
@@ -44,6 +56,7 @@ impl Node {
                 .expect("tempdir");
             let mut node = Node {
                 port,
+                durable,
                 dir,
                 child: None,
                 frozen: false,
@@ -60,7 +73,11 @@ impl Node {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--dir", self.dir.path().to_str().unwrap()])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(if self.durable {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "no"]
+            })
             .args(["--save", ""])
             .args(["--daemonize", "no", "--loglevel", "warning"])
             .args(["--logfile", "redis.log"])
@@ -288,6 +305,13 @@ impl Cluster {
     pub fn start(n: usize) -> Cluster {
         Cluster {
             nodes: (0..n).map(|_| Node::start()).collect(),
+        }
+    }
+
+    /// N nodes without persistence (see `Node::start_in_memory`).
+    pub fn start_in_memory(n: usize) -> Cluster {
+        Cluster {
+            nodes: (0..n).map(|_| Node::start_in_memory()).collect(),
         }
     }
 
