@@ -1,11 +1,11 @@
 //! Fencing tokens: numbers that grow with every successful fenced acquisition
 //! of a resource, so that a downstream system can reject a stale holder.
 //!
-//! Round 1 (`scripts::ACQUIRE_FENCED`) takes the key and reads each node's
-//! counter in the same atomic step; the token is the maximum over the quorum
-//! that granted the key, plus one. Round 2 (`scripts::RAISE_FENCE`) raises the
-//! counters of a quorum to the token, only where the key is still ours. The
-//! acquisition succeeds only if round 2 reaches a quorum within the validity.
+//! Round 1 (`Node::acquire_fenced`) takes the key and reads each node's
+//! counter in one pipeline; the token is the maximum over the quorum that
+//! granted the key, plus one. Round 2 (`Node::raise_fence`, `ZADD GT`) raises
+//! the counters of a quorum to at least the token. The acquisition succeeds
+//! only if round 2 reaches a quorum within the validity.
 //! Any later acquisition's round-1 quorum meets this round-2 quorum in at least
 //! one node, whose counter is already >= the token: so the later token is
 //! strictly greater. docs/fencing.md has the whole argument and its limits.
