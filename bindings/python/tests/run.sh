@@ -19,7 +19,7 @@ else
     py="$here/.venv/bin/python"
 fi
 
-"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest
+"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest mypy
 
 # Release build into the workspace target dir (shared with cargo), then install
 # the wheel: this is what `pip install ./bindings/python` does, minus the

@@ -14,7 +14,7 @@ downstream to reject a holder whose lock expired during a pause.
 from __future__ import annotations
 
 import atexit
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from . import _redlead
 from ._redlead import (
@@ -56,7 +56,7 @@ class LockContext:
 
     __slots__ = ("_client", "_args", "_kwargs", "_lock")
 
-    def __init__(self, client: "Client", args: tuple, kwargs: dict) -> None:
+    def __init__(self, client: "Client", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
         self._client = client
         self._args = args
         self._kwargs = kwargs
@@ -79,7 +79,7 @@ class AsyncLockContext:
 
     __slots__ = ("_client", "_args", "_kwargs", "_lock")
 
-    def __init__(self, client: "Client", args: tuple, kwargs: dict) -> None:
+    def __init__(self, client: "Client", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
         self._client = client
         self._args = args
         self._kwargs = kwargs

@@ -1,9 +1,28 @@
 """Type stubs of the native module ``redlead._redlead``."""
 
 from builtins import ConnectionError as _BuiltinConnectionError
-from typing import Any, Awaitable, Callable, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Optional, Sequence, Union, final
 
-Millis = Union[int, float]
+from typing_extensions import disjoint_base
+
+_Millis = Union[int, float]
+
+__all__ = [
+    "RedleadError",
+    "InvalidArgument",
+    "NotAcquired",
+    "LockLost",
+    "ConnectionError",
+    "Closed",
+    "Client",
+    "Lock",
+    "_shutdown",
+    "_bench_rust",
+    "_floor_ping",
+    "Election",
+    "_stop_all_elections",
+    "__version__",
+]
 
 __version__: str
 
@@ -27,6 +46,7 @@ class ConnectionError(RedleadError, _BuiltinConnectionError):
 class Closed(RedleadError):
     """The lock was already released, or the election was stopped."""
 
+@final
 class Lock:
     """A held lock; a context manager that releases it on exit."""
 
@@ -50,8 +70,8 @@ class Lock:
     def extensions(self) -> int: ...
     @property
     def outcomes(self) -> list[tuple[str, str]]: ...
-    def extend(self, ttl_ms: Optional[Millis] = None) -> int: ...
-    def extend_async(self, ttl_ms: Optional[Millis] = None) -> Awaitable[int]: ...
+    def extend(self, ttl_ms: Optional[_Millis] = None) -> int: ...
+    def extend_async(self, ttl_ms: Optional[_Millis] = None) -> Awaitable[int]: ...
     def release(self) -> None: ...
     def release_async(self) -> Awaitable[None]: ...
     def __enter__(self) -> Lock: ...
@@ -59,6 +79,7 @@ class Lock:
     def __aenter__(self) -> Awaitable[Lock]: ...
     def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Awaitable[bool]: ...
 
+@final
 class Election:
     """A candidate in a leader election; a context manager that stops it on exit."""
 
@@ -85,51 +106,52 @@ class Election:
     def __enter__(self) -> Election: ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
+@disjoint_base
 class Client:
     """A Redlock client over N independent Redis masters."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         nodes: Sequence[str],
         *,
-        node_timeout_ms: Optional[Millis] = None,
+        node_timeout_ms: Optional[_Millis] = None,
         drift_factor: float = 0.01,
-        retry_count: Optional[int] = 3,
-        retry_delay_ms: Optional[Millis] = None,
-        retry_jitter_ms: Optional[Millis] = None,
-        key_prefix: str = "redlead:",
+        retry_count: Optional[int] = ...,
+        retry_delay_ms: Optional[_Millis] = None,
+        retry_jitter_ms: Optional[_Millis] = None,
+        key_prefix: str = ...,
         hash_tag: bool = True,
-        connect_timeout_ms: Optional[Millis] = None,
-    ) -> None: ...
+        connect_timeout_ms: Optional[_Millis] = None,
+    ) -> Client: ...
     @property
     def nodes(self) -> list[str]: ...
     @property
     def quorum(self) -> int: ...
     def lock_key(self, resource: str) -> str: ...
     def try_acquire(
-        self, resource: str, ttl_ms: Optional[Millis] = None, *, fencing: bool = False,
+        self, resource: str, ttl_ms: Optional[_Millis] = None, *, fencing: bool = False,
         owner: Optional[str] = None,
     ) -> Optional[Lock]: ...
     def acquire(
-        self, resource: str, ttl_ms: Optional[Millis] = None, wait_ms: Optional[Millis] = None,
+        self, resource: str, ttl_ms: Optional[_Millis] = None, wait_ms: Optional[_Millis] = None,
         *, fencing: bool = False, owner: Optional[str] = None,
     ) -> Lock: ...
     def try_acquire_async(
-        self, resource: str, ttl_ms: Optional[Millis] = None, *, fencing: bool = False,
+        self, resource: str, ttl_ms: Optional[_Millis] = None, *, fencing: bool = False,
         owner: Optional[str] = None,
     ) -> Awaitable[Optional[Lock]]: ...
     def acquire_async(
-        self, resource: str, ttl_ms: Optional[Millis] = None, wait_ms: Optional[Millis] = None,
+        self, resource: str, ttl_ms: Optional[_Millis] = None, wait_ms: Optional[_Millis] = None,
         *, fencing: bool = False, owner: Optional[str] = None,
     ) -> Awaitable[Lock]: ...
     def _acquire_auto(
-        self, resource: str, ttl_ms: Millis, wait_ms: Millis, max_hold_ms: Millis, *,
-        extend_interval_ms: Optional[Millis] = None, fencing: bool = False,
+        self, resource: str, ttl_ms: _Millis, wait_ms: _Millis, max_hold_ms: _Millis, *,
+        extend_interval_ms: Optional[_Millis] = None, fencing: bool = False,
         owner: Optional[str] = None,
     ) -> Lock: ...
     def _acquire_auto_async(
-        self, resource: str, ttl_ms: Millis, wait_ms: Millis, max_hold_ms: Millis, *,
-        extend_interval_ms: Optional[Millis] = None, fencing: bool = False,
+        self, resource: str, ttl_ms: _Millis, wait_ms: _Millis, max_hold_ms: _Millis, *,
+        extend_interval_ms: Optional[_Millis] = None, fencing: bool = False,
         owner: Optional[str] = None,
     ) -> Awaitable[Lock]: ...
     def holder(self, resource: str) -> Optional[str]: ...
@@ -138,15 +160,15 @@ class Client:
         self,
         resource: str,
         candidate: str,
-        ttl_ms: Optional[Millis] = None,
+        ttl_ms: Optional[_Millis] = None,
         *,
         on_elected: Optional[Callable[[int], Any]] = None,
         on_revoked: Optional[Callable[[int, str], Any]] = None,
         on_leader_change: Optional[Callable[[Optional[str]], Any]] = None,
-        renew_interval_ms: Optional[Millis] = None,
-        retry_interval_ms: Optional[Millis] = None,
-        retry_jitter_ms: Optional[Millis] = None,
-        step_down_margin_ms: Optional[Millis] = None,
+        renew_interval_ms: Optional[_Millis] = None,
+        retry_interval_ms: Optional[_Millis] = None,
+        retry_jitter_ms: Optional[_Millis] = None,
+        step_down_margin_ms: Optional[_Millis] = None,
     ) -> Election: ...
 
 def _shutdown() -> None: ...
