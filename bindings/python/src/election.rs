@@ -13,8 +13,9 @@ use crate::client::Client;
 use crate::errors::{to_py, IntoPy};
 use crate::runtime::{check_pid, wait, with_python};
 
-/// Elections alive in this process, for the `atexit` hook.
-static LIVE: Mutex<Vec<Weak<Election>>> = Mutex::new(Vec::new());
+/// Elections alive in this process (with the pid that started them: a
+/// child after fork() must not wait on its parent's), for the `atexit` hook.
+static LIVE: Mutex<Vec<(u32, Weak<Election>)>> = Mutex::new(Vec::new());
 
 /// The Python callbacks of one election; called on the election's event
 /// thread with the GIL. An exception goes to `sys.unraisablehook` and the
@@ -257,8 +258,8 @@ pub fn elect(
     let inner = Arc::new(election);
     {
         let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|w| w.strong_count() > 0);
-        live.push(Arc::downgrade(&inner));
+        live.retain(|(_, w)| w.strong_count() > 0);
+        live.push((client.pid, Arc::downgrade(&inner)));
     }
     Ok(PyElection {
         inner,
@@ -273,7 +274,12 @@ pub fn elect(
 fn _stop_all_elections(py: Python<'_>) -> PyResult<()> {
     let live: Vec<Arc<Election>> = {
         let mut l = LIVE.lock().unwrap_or_else(|p| p.into_inner());
-        let v = l.iter().filter_map(Weak::upgrade).collect();
+        let pid = std::process::id();
+        let v = l
+            .iter()
+            .filter(|(p, _)| *p == pid)
+            .filter_map(|(_, w)| w.upgrade())
+            .collect();
         l.clear();
         v
     };

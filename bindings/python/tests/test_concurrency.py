@@ -146,3 +146,22 @@ def test_fork_child_gets_a_clear_error_and_can_make_a_new_client(client, urls, r
     lock = client.try_acquire(res, ttl_ms=1_000)
     assert lock is not None
     lock.release()
+
+
+def test_ctrl_c_interrupts_a_long_blocking_acquire(client, res):
+    import signal
+
+    held = client.try_acquire(res, ttl_ms=10_000)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        client.acquire(res, ttl_ms=1_000, wait_ms=10_000)
+    took = time.monotonic() - t
+    print(f"SIGINT after 0.3 s interrupted a 10 s acquire after {took:.2f} s")
+    assert took < 1.0
+    held.release()
+    # The interrupted acquire left nothing behind.
+    lock = client.try_acquire(res, ttl_ms=1_000)
+    assert lock is not None
+    lock.release()

@@ -185,3 +185,30 @@ def test_interpreter_exit_with_live_elections_does_not_hang(nodes, res):
     assert out.returncode == 0, out.stderr.decode()
     assert b"exiting" in out.stdout
     assert b"Fatal" not in out.stderr and b"panicked" not in out.stderr
+
+
+def test_forked_child_exits_promptly_with_the_parents_live_election(nodes, res):
+    script = (
+        "import os, sys, time, redlead\n"
+        "c = redlead.Client(sys.argv[1:])\n"
+        f"e = c.elect({res!r}, 'parent', ttl_ms=1000)\n"
+        "while not e.is_leader: time.sleep(0.01)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    try:\n"
+        "        e.is_leader and e.stop()\n"
+        "    except redlead.RedleadError as err:\n"
+        "        print('child:', 'fork' in str(err), flush=True)\n"
+        "    sys.exit(0)  # runs atexit: must not wait on the parent's election\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print('parent: child status', status, 'still leader', e.is_leader, flush=True)\n"
+    )
+    t = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", script, *[n.url for n in nodes]],
+                         capture_output=True, timeout=20)
+    took = time.monotonic() - t
+    print(f"fork + child exit + parent exit took {took:.2f} s")
+    assert out.returncode == 0, out.stderr.decode()
+    assert b"child: True" in out.stdout
+    assert b"parent: child status 0 still leader True" in out.stdout
+    assert took < 5
