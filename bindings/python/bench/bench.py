@@ -81,16 +81,17 @@ def main(n: int) -> None:
         def py_once():
             client.try_acquire("bench-py", ttl_ms=10_000).release()
 
-        # Interleaved in small batches so that load from anything else on the
+        # Interleaved one by one, so that load from anything else on the
         # machine hits both sides alike.
         _redlead._bench_rust(client, "bench-rust", warm, blocking=True)
         timed(py_once, warm)
         rust_xs, py_xs = [], []
-        for _ in range(20):
-            rust_xs += _redlead._bench_rust(client, "bench-rust", n // 20, blocking=True)
-            py_xs += timed(py_once, n // 20)
+        for _ in range(n):
+            rust_xs += _redlead._bench_rust(client, "bench-rust", 1, blocking=True)
+            py_xs += timed(py_once, 1)
         rust = line("rust", rust_xs, "(block_on per acquire and per release, from this thread)")
-        py = line("python", py_xs, "(try_acquire + release)")
+        py = line("python", py_xs, "(try_acquire + release, interleaved with rust)")
+        line("py-loop", timed(py_once, n), "(the same in a tight loop)")
 
         # Everything a blocking call does except the network: Python -> Rust,
         # argument checks, GIL release, block_on on the runtime, the error
