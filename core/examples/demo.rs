@@ -112,7 +112,6 @@ async fn main() {
     for i in 0..3 {
         let id = format!("replica-{i}");
         let name = id.clone();
-        let stamp = stamp;
         es.push(Arc::new(
             Election::start(&rl, "queue-owner", &id, cfg.clone(), move |ev| match ev {
                 ElectionEvent::Elected { term, .. } => {

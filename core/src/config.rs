@@ -216,15 +216,13 @@ mod tests {
 
     #[test]
     fn bad_settings_name_the_field() {
-        let mut c = Config::default();
-        c.drift_factor = 0.5;
+        let c = Config::default().with_drift_factor(0.5);
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
             .contains("drift_factor"));
-        let mut c = Config::default();
-        c.node_timeout = Duration::ZERO;
+        let c = Config::default().with_node_timeout(Duration::ZERO);
         assert!(c
             .validate()
             .unwrap_err()

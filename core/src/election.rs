@@ -527,7 +527,7 @@ async fn lead(
     *inner.leading.lock().unwrap() = Some(Leadership {
         term,
         since: now,
-        step_down_at: step_down_at(&lock),
+        step_down_at: step_down_at(lock),
         last_renewal: now,
     });
     tracing::info!(resource = %inner.resource, id = %inner.id, term, "elected");
@@ -539,7 +539,7 @@ async fn lead(
     let renew = inner.config.renew_interval();
     let mut next_renewal = now + renew;
     let reason = loop {
-        let deadline = step_down_at(&lock);
+        let deadline = step_down_at(lock);
         tokio::select! {
             biased;
             _ = inner.stop.cancelled() => break RevokeReason::Stopped,
@@ -556,7 +556,7 @@ async fn lead(
             Ok(_) => {
                 let t = Instant::now();
                 if let Some(l) = inner.leading.lock().unwrap().as_mut() {
-                    l.step_down_at = step_down_at(&lock);
+                    l.step_down_at = step_down_at(lock);
                     l.last_renewal = t;
                 }
                 next_renewal = t + renew;

@@ -60,7 +60,7 @@ impl Node {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(None)
-            .set_number_of_retries(2)
+            .set_number_of_retries(0)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
@@ -284,5 +284,36 @@ mod tests {
     fn redact_hides_credentials() {
         assert_eq!(super::redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
         assert_eq!(super::redact("redis://h:1"), "redis://h:1");
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_documented_url_form_parses() {
+        let t = Duration::from_millis(50);
+        for url in [
+            "redis://127.0.0.1:6379",
+            "redis://user:secret@127.0.0.1:6379/2",
+            "rediss://example.com:6380",
+            "redis+unix:///run/redis.sock",
+            "unix:///run/redis.sock",
+        ] {
+            let node = Node::new(url, t, t).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(!node.name.contains("secret"), "{}", node.name);
+        }
+        for bad in ["", "   ", "http://h:1", "redis://h:port", "not a url"] {
+            let e = Node::new(bad, t, t)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(e.is_invalid_argument());
+            assert!(!e.to_string().contains("secret"));
+        }
+        let e = Node::new("redis://u:secret@h:notaport", t, t)
+            .err()
+            .unwrap();
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 }

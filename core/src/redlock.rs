@@ -277,8 +277,16 @@ impl Redlock {
         if let Some(why) = failure {
             // Undo everywhere our key may be, each node after its own acquire,
             // and wait for it, so the caller never returns with keys behind.
-            let undo = self.then_each(&chains, &replies, |node, refused| {
+            let undo = self.then_each(&chains, &replies, |node, reply| {
                 let (key, value) = (key.clone(), value.clone());
+                // A node that refused cannot hold our (fresh, random) value.
+                let refused = matches!(
+                    reply,
+                    Some(Reply {
+                        outcome: NodeOutcome::Held(_),
+                        ..
+                    })
+                );
                 async move {
                     if refused {
                         Reply {
@@ -335,8 +343,8 @@ impl Redlock {
     }
 
     /// For each node, a new command that starts once the previous command on
-    /// that node settled. `refused` tells whether the previous one was a
-    /// definite refusal (then the node cannot hold our key).
+    /// that node settled. `f` sees the node's reply to an earlier round, when
+    /// it was awaited.
     pub(crate) fn then_each<F, Fut>(
         &self,
         prev: &[Pending],
@@ -344,7 +352,7 @@ impl Redlock {
         f: F,
     ) -> Vec<Pending>
     where
-        F: Fn(Arc<Node>, bool) -> Fut,
+        F: Fn(Arc<Node>, Option<&Reply>) -> Fut,
         Fut: std::future::Future<Output = Reply> + Send + 'static,
     {
         self.shared
@@ -353,15 +361,8 @@ impl Redlock {
             .zip(prev)
             .zip(replies)
             .map(|((node, prev), reply)| {
-                let known_refused = matches!(
-                    reply,
-                    Some(Reply {
-                        outcome: NodeOutcome::Held(_),
-                        ..
-                    })
-                );
                 let prev = prev.clone();
-                let next = f(node.clone(), known_refused);
+                let next = f(node.clone(), reply.as_ref());
                 self.spawn(async move {
                     prev.await;
                     next.await

@@ -617,3 +617,53 @@ fn building_outside_a_runtime_is_an_error_not_a_panic() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.to_string().contains("runtime"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fenced_lock_extends_with_two_nodes_down() {
+    let mut cluster = Cluster::start(5);
+    let rl = client(&cluster);
+    let lock = rl
+        .try_acquire_with("res", Duration::from_millis(800), &LockOptions::fenced())
+        .await
+        .unwrap();
+    cluster.nodes[1].kill();
+    cluster.nodes[3].freeze();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = lock.extend(Duration::from_millis(800)).await;
+        println!(
+            "extend: {:?} in {:?}",
+            r.as_ref().map_err(|e| e.to_string()),
+            t.elapsed()
+        );
+        r.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.nodes[3].thaw();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_extend_repairs_nodes_that_lost_the_key_but_takes_none() {
+    let cluster = Cluster::start(5);
+    let rl = client(&cluster);
+    let lock = rl.try_acquire("res", TTL).await.unwrap();
+    settle("acquire did not reach every node", || {
+        cluster.count_value(lock.key(), lock.value()) == 5
+    })
+    .await;
+    // Node 0 lost the key (restart without data); node 1 has someone else's.
+    cluster.nodes[0].command(&["DEL", lock.key()]);
+    cluster.nodes[1].command(&["SET", lock.key(), "intruder", "PX", "10000"]);
+    lock.extend(TTL).await.unwrap();
+    settle("node 0 was not repaired", || {
+        cluster.nodes[0].get(lock.key()).as_deref() == Some(lock.value())
+    })
+    .await;
+    assert_eq!(
+        cluster.nodes[1].get(lock.key()).as_deref(),
+        Some("intruder"),
+        "repair took a key from another owner"
+    );
+    assert_eq!(cluster.count_value(lock.key(), lock.value()), 4);
+    lock.release().await.unwrap();
+}
