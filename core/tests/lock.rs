@@ -95,13 +95,16 @@ async fn three_dead_nodes_fail_cleanly_leaving_no_keys() {
     println!("3 dead: {err}");
     assert_eq!(err.kind(), ErrorKind::Connection);
     assert_eq!(err.outcomes().len(), 5);
-    assert_eq!(
-        err.outcomes()
-            .iter()
-            .filter(|r| r.outcome == NodeOutcome::Ok)
-            .count(),
-        2
-    );
+    // The dead nodes refuse at once, so the failure may be decided before
+    // the live ones answer; each node is either ok, not awaited, or failed.
+    for (i, r) in err.outcomes().iter().enumerate() {
+        let dead = [1, 2, 4].contains(&i);
+        assert!(
+            dead == matches!(r.outcome, NodeOutcome::Error(_) | NodeOutcome::Timeout),
+            "node {i}: {}",
+            r.outcome
+        );
+    }
     assert_eq!(
         cluster.count_key("redlead:{res}"),
         0,

@@ -84,7 +84,7 @@ impl Client {
 impl Client {
     #[new]
     #[pyo3(signature = (
-        nodes, *, node_timeout_ms=None, drift_factor=0.01, retry_count=Some(3),
+        nodes, *, node_timeout_ms=None, drift_factor=0.01, retry_count=None,
         retry_delay_ms=None, retry_jitter_ms=None, key_prefix="redlead:".to_string(),
         hash_tag=true, connect_timeout_ms=None
     ))]

@@ -99,7 +99,7 @@ class AsyncLockContext:
 class Client(_redlead.Client):
     """A Redlock client over N independent Redis masters.
 
-    ``Client(nodes, *, node_timeout_ms=50, drift_factor=0.01, retry_count=3,
+    ``Client(nodes, *, node_timeout_ms=50, drift_factor=0.01, retry_count=None,
     retry_delay_ms=200, retry_jitter_ms=100, key_prefix="redlead:",
     hash_tag=True, connect_timeout_ms=500)``. The lock key of a resource is
     ``f"{key_prefix}{{{resource}}}"`` (``hash_tag=False``: without braces).
