@@ -155,9 +155,17 @@ async fn main() {
         let es_ptr = es as *const [Election];
         async move {
             let es = unsafe { &*es_ptr };
+            let t = Instant::now();
             loop {
                 if let Some(i) = leader(es).filter(|&i| Some(i) != not) {
                     return i;
+                }
+                if t.elapsed() > Duration::from_secs(10) {
+                    let who: Vec<_> = es
+                        .iter()
+                        .map(|e| (e.id().to_string(), e.is_leader(), e.observed_leader()))
+                        .collect();
+                    panic!("no new leader within 10 s: {who:?}");
                 }
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }

@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,7 +70,17 @@ impl Node {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let child = Command::new(redis_server_binary())
+        let mut cmd = Command::new(redis_server_binary());
+        // If the test process dies without dropping its nodes (killed, or a
+        // bench stopped with ^C), its nodes die with it instead of lingering.
+        // Safety: prctl is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--dir", self.dir.path().to_str().unwrap()])
