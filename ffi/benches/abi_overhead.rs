@@ -33,7 +33,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
-    let cluster = redlead_harness::Cluster::start(5);
+    let cluster = redlead_harness::Cluster::start_in_memory(5);
     let urls = cluster.urls();
 
     // C ABI client.
