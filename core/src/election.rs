@@ -516,6 +516,9 @@ async fn lead(
     lock: Lock,
     tx: &std::sync::mpsc::Sender<ElectionEvent>,
 ) -> RevokeReason {
+    // resign() only asks a leader, so a request stored before this term
+    // began was meant for an earlier one: drop it.
+    let _ = futures::FutureExt::now_or_never(inner.resign_request.notified());
     let mut held = Held {
         lock: Some(lock),
         crashed: &inner.crashed,
