@@ -43,3 +43,8 @@ pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
 pub use quorum::Quorum;
 pub use redlock::{owner_of, LockOptions, Redlock, MAX_OWNER_LEN};
+
+/// The README's Rust example, compiled as a doctest so that it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
