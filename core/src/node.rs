@@ -39,6 +39,8 @@ pub(crate) struct Node {
     pub name: String,
     /// Set once the server refused `ZADD GT`.
     legacy_zadd: AtomicBool,
+    /// Set once the server refused `SET ... NX GET` (Redis < 7.0).
+    legacy_set_get: AtomicBool,
     client: Client,
     conn: ConnectionManager,
     timeout: Duration,
@@ -68,6 +70,7 @@ impl Node {
         Ok(Arc::new(Node {
             name,
             legacy_zadd: AtomicBool::new(false),
+            legacy_set_get: AtomicBool::new(false),
             client,
             conn,
             timeout,
@@ -102,10 +105,46 @@ impl Node {
     }
 
     /// Fenced acquire, round 1, as one pipeline (one round trip, no Lua):
-    /// `SET key value NX PX ttl`, `GET key` (the holder, when the SET was
-    /// refused) and `ZSCORE fence_key counter` (this node's fencing counter).
-    /// The three need not be atomic: see docs/fencing.md.
+    /// `SET key value NX PX ttl GET` (sets, or returns the holder) and
+    /// `ZSCORE fence_key counter` (this node's fencing counter). Servers older
+    /// than Redis 7.0 refuse NX with GET and get `SET NX PX` + `GET` instead.
+    /// The commands need not be atomic: see docs/fencing.md.
     pub async fn acquire_fenced(
+        &self,
+        key: &str,
+        fence_key: &str,
+        value: &str,
+        ttl_ms: u64,
+    ) -> Reply {
+        if !self.legacy_set_get.load(Ordering::Relaxed) {
+            let mut conn = self.conn.clone();
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms)
+                .arg("GET");
+            pipe.cmd("ZSCORE").arg(fence_key).arg(scripts::FENCE_MEMBER);
+            let reply = self
+                .timed(pipe.query_async::<(Option<String>, Option<String>)>(&mut conn))
+                .await;
+            match reply {
+                Ok((None, counter)) => return counted(counter.as_deref()),
+                Ok((Some(holder), _)) => return Reply::of(NodeOutcome::Held(Some(holder))),
+                Err(NodeOutcome::Error(e)) if e.to_lowercase().contains("syntax") => {
+                    tracing::info!(node = %self.name, "server refuses SET NX GET (Redis < 7.0); using SET + GET");
+                    self.legacy_set_get.store(true, Ordering::Relaxed);
+                }
+                Err(o) => return Reply::of(o),
+            }
+        }
+        self.acquire_fenced_legacy(key, fence_key, value, ttl_ms)
+            .await
+    }
+
+    async fn acquire_fenced_legacy(
         &self,
         key: &str,
         fence_key: &str,
@@ -126,13 +165,7 @@ impl Node {
             .timed(pipe.query_async::<(Value, Option<String>, Option<String>)>(&mut conn))
             .await;
         match reply {
-            Ok((Value::Okay, _, counter)) => match parse_counter(counter.as_deref()) {
-                Ok(c) => Reply {
-                    outcome: NodeOutcome::Ok,
-                    counter: Some(c),
-                },
-                Err(e) => Reply::of(NodeOutcome::Error(e)),
-            },
+            Ok((Value::Okay, _, counter)) => counted(counter.as_deref()),
             Ok((Value::Nil, holder, _)) => Reply::of(NodeOutcome::Held(holder)),
             Ok((other, _, _)) => Reply::of(NodeOutcome::Error(format!(
                 "unexpected reply to SET: {other:?}"
@@ -228,6 +261,13 @@ impl Node {
         Ok(())
     }
 
+    /// Test hook: behave as with a server older than Redis 6.2 (no
+    /// `SET NX GET`, no `ZADD GT`), to exercise the fallbacks.
+    pub fn assume_legacy_server(&self) {
+        self.legacy_set_get.store(true, Ordering::Relaxed);
+        self.legacy_zadd.store(true, Ordering::Relaxed);
+    }
+
     /// Connects and loads the scripts, so that the first real operation
     /// costs one round trip instead of three. Best effort.
     pub async fn warm_up(&self) {
@@ -253,6 +293,17 @@ impl Node {
             Ok(_) => NodeOutcome::Ok,
             Err(o) => o,
         }
+    }
+}
+
+/// The reply of a node that granted a fenced acquisition.
+fn counted(score: Option<&str>) -> Reply {
+    match parse_counter(score) {
+        Ok(c) => Reply {
+            outcome: NodeOutcome::Ok,
+            counter: Some(c),
+        },
+        Err(e) => Reply::of(NodeOutcome::Error(e)),
     }
 }
 

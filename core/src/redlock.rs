@@ -479,6 +479,15 @@ impl Redlock {
         )
     }
 
+    /// Test hook: use the command forms for servers older than Redis 6.2 on
+    /// every node (the fallbacks otherwise chosen when a server refuses).
+    #[doc(hidden)]
+    pub fn assume_legacy_servers(&self) {
+        for n in &self.shared.nodes {
+            n.assume_legacy_server();
+        }
+    }
+
     /// The latency floor of any quorum operation: PING every node in
     /// parallel, through the same per-node connections and tasks as a lock
     /// operation, and time the quorum-th reply.

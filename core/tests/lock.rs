@@ -351,6 +351,48 @@ async fn fencing_tokens_strictly_increase_across_node_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_works_the_same_with_the_commands_for_old_servers() {
+    let cluster = Cluster::start(5);
+    let modern = client(&cluster);
+    let legacy = client(&cluster);
+    legacy.assume_legacy_servers();
+    let mut last = 0;
+    for i in 0..10 {
+        let rl = if i % 2 == 0 { &legacy } else { &modern };
+        let lock = rl
+            .try_acquire_with(
+                "mixed",
+                TTL,
+                &LockOptions::fenced().with_owner(format!("o{i}")),
+            )
+            .await
+            .unwrap();
+        let t = lock.fencing_token().unwrap().get();
+        assert!(t > last, "token {t} after {last}");
+        last = t;
+        // Both forms report the holder to a refused contender.
+        let other = if i % 2 == 0 { &modern } else { &legacy };
+        let err = other
+            .try_acquire_with("mixed", TTL, &LockOptions::fenced())
+            .await
+            .unwrap_err();
+        let holders: Vec<_> = err
+            .outcomes()
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                NodeOutcome::Held(Some(v)) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            holders.len() >= 3 && holders.iter().all(|v| v == lock.value()),
+            "{err}"
+        );
+        lock.release().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contenders_never_share_a_fencing_token() {
     let cluster = Cluster::start(5);
     let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
