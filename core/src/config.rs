@@ -58,6 +58,54 @@ impl Default for KeyFormat {
     }
 }
 
+/// TLS material for `rediss://` nodes, in PEM. Without it, server
+/// certificates are checked against the webpki (Mozilla) roots.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tls {
+    /// Trust this CA (a private CA, as most Redis TLS setups use) instead of
+    /// the public roots.
+    pub root_ca_pem: Option<Vec<u8>>,
+    /// Client certificate and key, for servers that require client auth.
+    pub client_cert_pem: Option<Vec<u8>>,
+    pub client_key_pem: Option<Vec<u8>>,
+}
+
+impl Tls {
+    pub fn with_root_ca(pem: impl Into<Vec<u8>>) -> Tls {
+        Tls {
+            root_ca_pem: Some(pem.into()),
+            ..Tls::default()
+        }
+    }
+    pub fn with_client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Tls {
+        self.client_cert_pem = Some(cert_pem.into());
+        self.client_key_pem = Some(key_pem.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("Tls")
+            .field("root_ca_pem", &self.root_ca_pem.as_ref().map(|_| "<set>"))
+            .field(
+                "client_cert_pem",
+                &self.client_cert_pem.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "client_key_pem",
+                &self.client_key_pem.as_ref().map(|_| "<set>"),
+            )
+            .finish()
+    }
+}
+
 /// Settings of a [`Redlock`](crate::Redlock) client.
 ///
 /// Start from `Config::default()` and change fields; the client validates them
@@ -82,6 +130,8 @@ pub struct Config {
     pub key_format: KeyFormat,
     /// Timeout of one connection attempt to a node.
     pub connect_timeout: Duration,
+    /// TLS material for `rediss://` nodes (None: public roots, no client cert).
+    pub tls: Option<Tls>,
 }
 
 impl Default for Config {
@@ -94,6 +144,7 @@ impl Default for Config {
             retry_count: None,
             key_format: KeyFormat::default(),
             connect_timeout: Duration::from_millis(500),
+            tls: None,
         }
     }
 }
@@ -122,7 +173,33 @@ impl Config {
         self
     }
 
+    pub fn with_tls(mut self, tls: Tls) -> Config {
+        self.tls = Some(tls);
+        self
+    }
+
     pub fn validate(&self) -> Result<()> {
+        if let Some(tls) = &self.tls {
+            if tls.client_cert_pem.is_some() != tls.client_key_pem.is_some() {
+                return Err(Error::invalid(
+                    "tls: client_cert_pem and client_key_pem go together",
+                ));
+            }
+            for (name, pem) in [
+                ("tls.root_ca_pem", &tls.root_ca_pem),
+                ("tls.client_cert_pem", &tls.client_cert_pem),
+                ("tls.client_key_pem", &tls.client_key_pem),
+            ] {
+                if pem
+                    .as_ref()
+                    .is_some_and(|p| !p.windows(10).any(|w| w == b"-----BEGIN"))
+                {
+                    return Err(Error::invalid(format!(
+                        "{name} is not PEM (no -----BEGIN line)"
+                    )));
+                }
+            }
+        }
         positive("node_timeout", self.node_timeout)?;
         positive("connect_timeout", self.connect_timeout)?;
         bounded("retry_delay", self.retry_delay)?;

@@ -35,7 +35,7 @@ mod quorum;
 mod redlock;
 mod scripts;
 
-pub use config::{Config, KeyFormat, MAX_DURATION, MAX_RESOURCE_LEN};
+pub use config::{Config, KeyFormat, Tls, MAX_DURATION, MAX_RESOURCE_LEN};
 
 pub use election::{Election, ElectionConfig, ElectionEvent, Handler, RevokeReason};
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};

@@ -14,6 +14,7 @@ use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
 use redis::{Client, IntoConnectionInfo, RedisError, Value};
 
+use crate::config::Tls;
 use crate::error::{Error, NodeOutcome, Result};
 use crate::scripts;
 
@@ -49,7 +50,12 @@ pub(crate) struct Node {
 impl Node {
     /// Parses the URL and prepares a lazy connection: nothing is dialled here,
     /// so a node that is down at start costs nothing until it comes back.
-    pub fn new(url: &str, timeout: Duration, connect_timeout: Duration) -> Result<Arc<Node>> {
+    pub fn new(
+        url: &str,
+        timeout: Duration,
+        connect_timeout: Duration,
+        tls: Option<&Tls>,
+    ) -> Result<Arc<Node>> {
         if url.trim().is_empty() {
             return Err(Error::invalid("node URL must not be empty"));
         }
@@ -57,8 +63,25 @@ impl Node {
             .into_connection_info()
             .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
         let name = info.addr().to_string();
-        let client = Client::open(info)
-            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
+        let is_tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
+        let client = match tls.filter(|_| is_tls) {
+            Some(t) => Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: t
+                        .client_cert_pem
+                        .as_ref()
+                        .zip(t.client_key_pem.as_ref())
+                        .map(|(c, k)| redis::ClientTlsConfig {
+                            client_cert: c.clone(),
+                            client_key: k.clone(),
+                        }),
+                    root_cert: t.root_ca_pem.clone(),
+                },
+            ),
+            None => Client::open(info),
+        }
+        .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(None)
@@ -352,17 +375,17 @@ mod url_tests {
             "redis+unix:///run/redis.sock",
             "unix:///run/redis.sock",
         ] {
-            let node = Node::new(url, t, t).unwrap_or_else(|e| panic!("{url}: {e}"));
+            let node = Node::new(url, t, t, None).unwrap_or_else(|e| panic!("{url}: {e}"));
             assert!(!node.name.contains("secret"), "{}", node.name);
         }
         for bad in ["", "   ", "http://h:1", "redis://h:port", "not a url"] {
-            let e = Node::new(bad, t, t)
+            let e = Node::new(bad, t, t, None)
                 .err()
                 .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(e.is_invalid_argument());
             assert!(!e.to_string().contains("secret"));
         }
-        let e = Node::new("redis://u:secret@h:notaport", t, t)
+        let e = Node::new("redis://u:secret@h:notaport", t, t, None)
             .err()
             .unwrap();
         assert!(!e.to_string().contains("secret"), "{e}");

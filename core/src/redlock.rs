@@ -89,11 +89,21 @@ impl Redlock {
         if node_urls.is_empty() {
             return Err(Error::invalid("at least one node URL is required"));
         }
+        // rustls needs a process-wide crypto provider for rediss:// nodes;
+        // install ours unless the application already chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::invalid("Redlock::new must be called within a tokio runtime"))?;
         let nodes = node_urls
             .iter()
-            .map(|u| Node::new(u.as_ref(), config.node_timeout, config.connect_timeout))
+            .map(|u| {
+                Node::new(
+                    u.as_ref(),
+                    config.node_timeout,
+                    config.connect_timeout,
+                    config.tls.as_ref(),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         let quorum = Quorum::new(nodes.len());
         for node in &nodes {

@@ -12,9 +12,98 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A test CA and a server certificate for 127.0.0.1 it signed, made with
+/// the `openssl` command line.
+pub struct TlsFiles {
+    dir: tempfile::TempDir,
+    /// The CA certificate (PEM) that clients should trust.
+    pub ca_pem: Vec<u8>,
+}
+
+impl TlsFiles {
+    pub fn generate() -> TlsFiles {
+        let dir = tempfile::Builder::new()
+            .prefix("redlead-tls-")
+            .tempdir()
+            .expect("tempdir");
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run openssl ({e}); install it (apt-get install openssl)")
+                });
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        std::fs::write(
+            dir.path().join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=redlead test CA",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let ca_pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        TlsFiles { dir, ca_pem }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
 /// One redis-server process that this harness started.
 pub struct Node {
     port: u16,
+    /// With TLS: the TLS port and the server's files (the plain port stays
+    /// open for the harness's own commands).
+    tls: Option<(u16, String, String, String)>,
     durable: bool,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -48,7 +137,25 @@ impl Node {
         Node::start_with(false)
     }
 
+    /// A node that also listens with TLS (certificate from `files`) on a
+    /// second port; `tls_url()` names it.
+    pub fn start_tls(files: &TlsFiles) -> Node {
+        let tls = || {
+            Some((
+                free_port(),
+                files.path("server.pem"),
+                files.path("server.key"),
+                files.path("ca.pem"),
+            ))
+        };
+        Node::start_inner(false, tls)
+    }
+
     fn start_with(durable: bool) -> Node {
+        Node::start_inner(durable, || None)
+    }
+
+    fn start_inner(durable: bool, tls: impl Fn() -> Option<(u16, String, String, String)>) -> Node {
         for _ in 0..20 {
             let port = free_port();
             let dir = tempfile::Builder::new()
@@ -57,6 +164,7 @@ impl Node {
                 .expect("tempdir");
             let mut node = Node {
                 port,
+                tls: tls(),
                 durable,
                 dir,
                 child: None,
@@ -79,6 +187,18 @@ impl Node {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
+        }
+        if let Some((tls_port, cert, key, ca)) = &self.tls {
+            cmd.args(["--tls-port", &tls_port.to_string()])
+                .args([
+                    "--tls-cert-file",
+                    cert,
+                    "--tls-key-file",
+                    key,
+                    "--tls-ca-cert-file",
+                    ca,
+                ])
+                .args(["--tls-auth-clients", "no"]);
         }
         let child = cmd
             .args(["--port", &self.port.to_string()])
@@ -121,6 +241,13 @@ impl Node {
     /// `redis://127.0.0.1:<port>`
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://127.0.0.1:<tls port>` for a node started with TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(p, ..)| format!("rediss://127.0.0.1:{p}"))
     }
 
     pub fn port(&self) -> u16 {
