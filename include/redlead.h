@@ -408,6 +408,25 @@ enum redlead_status redlead_config_set_key_prefix(struct redlead_config *config,
                                                   struct redlead_error **error_out);
 
 /**
+ * Trust this CA (PEM, a borrowed NUL-terminated string, copied) for
+ * `rediss://` nodes instead of the public (webpki) roots: most Redis TLS
+ * deployments use a private CA. Checked for a PEM header here; the client
+ * rejects it at connect time if it does not parse.
+ */
+enum redlead_status redlead_config_set_tls_root_ca_pem(struct redlead_config *config,
+                                                       const char *ca_pem,
+                                                       struct redlead_error **error_out);
+
+/**
+ * Client certificate and key (PEM, borrowed NUL-terminated strings, copied)
+ * for `rediss://` nodes that require client authentication.
+ */
+enum redlead_status redlead_config_set_tls_client_cert_pem(struct redlead_config *config,
+                                                           const char *cert_pem,
+                                                           const char *key_pem,
+                                                           struct redlead_error **error_out);
+
+/**
  * Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
  * Redis Cluster slot; zero: `prefix` + resource, as other Redlock libraries.
  */

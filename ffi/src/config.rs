@@ -204,6 +204,57 @@ pub extern "C" fn redlead_config_set_key_prefix(
     })
 }
 
+/// Trust this CA (PEM, a borrowed NUL-terminated string, copied) for
+/// `rediss://` nodes instead of the public (webpki) roots: most Redis TLS
+/// deployments use a private CA. Checked for a PEM header here; the client
+/// rejects it at connect time if it does not parse.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_tls_root_ca_pem(
+    config: *mut redlead_config,
+    ca_pem: *const c_char,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        let pem = pem_arg(ca_pem, "ca_pem")?;
+        let mut tls = c.config.tls.take().unwrap_or_default();
+        tls.root_ca_pem = Some(pem);
+        c.config.tls = Some(tls);
+        Ok(())
+    })
+}
+
+/// Client certificate and key (PEM, borrowed NUL-terminated strings, copied)
+/// for `rediss://` nodes that require client authentication.
+#[no_mangle]
+pub extern "C" fn redlead_config_set_tls_client_cert_pem(
+    config: *mut redlead_config,
+    cert_pem: *const c_char,
+    key_pem: *const c_char,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        let cert = pem_arg(cert_pem, "cert_pem")?;
+        let key = pem_arg(key_pem, "key_pem")?;
+        let mut tls = c.config.tls.take().unwrap_or_default();
+        tls.client_cert_pem = Some(cert);
+        tls.client_key_pem = Some(key);
+        c.config.tls = Some(tls);
+        Ok(())
+    })
+}
+
+fn pem_arg(p: *const c_char, name: &str) -> FfiResult<Vec<u8>> {
+    let s = arg_str(p, name)?;
+    if !s.contains("-----BEGIN") {
+        return Err(FfiError::invalid(format!(
+            "{name} is not PEM (no -----BEGIN line)"
+        )));
+    }
+    Ok(s.as_bytes().to_vec())
+}
+
 /// Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
 /// Redis Cluster slot; zero: `prefix` + resource, as other Redlock libraries.
 #[no_mangle]
