@@ -80,13 +80,26 @@ impl Client {
     }
 }
 
+/// PEM given as str or bytes.
+fn pem(py: Python<'_>, name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
+    let Some(v) = v else { return Ok(None) };
+    if let Ok(s) = v.extract::<String>() {
+        return Ok(Some(s.into_bytes()));
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyBytes>() {
+        return Ok(Some(b.as_bytes().to_vec()));
+    }
+    Err(invalid(py, format!("{name} must be PEM as str or bytes")))
+}
+
 #[pymethods]
 impl Client {
     #[new]
     #[pyo3(signature = (
         nodes, *, node_timeout_ms=None, drift_factor=0.01, retry_count=None,
         retry_delay_ms=None, retry_jitter_ms=None, key_prefix="redlead:".to_string(),
-        hash_tag=true, connect_timeout_ms=None
+        hash_tag=true, connect_timeout_ms=None, tls_ca_pem=None, tls_client_cert_pem=None,
+        tls_client_key_pem=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -100,6 +113,9 @@ impl Client {
         key_prefix: String,
         hash_tag: bool,
         connect_timeout_ms: Option<&Bound<'_, PyAny>>,
+        tls_ca_pem: Option<&Bound<'_, PyAny>>,
+        tls_client_cert_pem: Option<&Bound<'_, PyAny>>,
+        tls_client_key_pem: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Client> {
         if nodes.is_empty() {
             return Err(invalid(py, "nodes must list at least one Redis URL"));
@@ -138,6 +154,13 @@ impl Client {
             ),
         };
         config.key_format = KeyFormat::new(key_prefix, hash_tag);
+        if tls_ca_pem.is_some() || tls_client_cert_pem.is_some() || tls_client_key_pem.is_some() {
+            let mut tls = redlead::Tls::default();
+            tls.root_ca_pem = pem(py, "tls_ca_pem", tls_ca_pem)?;
+            tls.client_cert_pem = pem(py, "tls_client_cert_pem", tls_client_cert_pem)?;
+            tls.client_key_pem = pem(py, "tls_client_key_pem", tls_client_key_pem)?;
+            config.tls = Some(tls);
+        }
         let rt = runtime()?;
         let redlock = {
             let _in_runtime = rt.enter();

@@ -50,8 +50,10 @@ def command(port: int, *args: str, timeout: float = 2.0):
 
 
 class RedisNode:
-    def __init__(self) -> None:
+    def __init__(self, tls_dir: str | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="redlead-py-node-")
+        self.tls_dir = tls_dir
+        self.tls_port = free_port() if tls_dir else 0
         self.port = 0
         self.proc: subprocess.Popen | None = None
         for _ in range(20):
@@ -64,7 +66,8 @@ class RedisNode:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
              "--dir", self.dir, "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--loglevel", "warning", "--logfile", "redis.log"],
+             "--daemonize", "no", "--loglevel", "warning", "--logfile", "redis.log"]
+            + self._tls_args(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 5
@@ -78,6 +81,18 @@ class RedisNode:
                 time.sleep(0.02)
         self.stop()
         return False
+
+    def _tls_args(self) -> List[str]:
+        if not self.tls_dir:
+            return []
+        d = self.tls_dir
+        return ["--tls-port", str(self.tls_port), "--tls-cert-file", f"{d}/server.pem",
+                "--tls-key-file", f"{d}/server.key", "--tls-ca-cert-file", f"{d}/ca.pem",
+                "--tls-auth-clients", "no"]
+
+    @property
+    def tls_url(self) -> str:
+        return f"rediss://127.0.0.1:{self.tls_port}"
 
     @property
     def url(self) -> str:
@@ -125,3 +140,31 @@ def client(urls):
 def res() -> str:
     """A resource name no other test uses."""
     return "res-" + uuid.uuid4().hex[:12]
+
+
+def make_test_ca(d: str) -> None:
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=redlead test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+
+
+@pytest.fixture(scope="module")
+def tls_nodes() -> Iterator[tuple]:
+    d = tempfile.mkdtemp(prefix="redlead-py-tls-")
+    make_test_ca(d)
+    ns = [RedisNode(tls_dir=d) for _ in range(3)]
+    with open(os.path.join(d, "ca.pem")) as f:
+        ca = f.read()
+    yield ns, ca
+    for n in ns:
+        n.stop()
+        shutil.rmtree(n.dir, ignore_errors=True)
+    shutil.rmtree(d, ignore_errors=True)

@@ -101,7 +101,9 @@ class Client(_redlead.Client):
 
     ``Client(nodes, *, node_timeout_ms=50, drift_factor=0.01, retry_count=None,
     retry_delay_ms=200, retry_jitter_ms=100, key_prefix="redlead:",
-    hash_tag=True, connect_timeout_ms=500)``. The lock key of a resource is
+    hash_tag=True, connect_timeout_ms=500, tls_ca_pem=None, tls_client_cert_pem=None,
+    tls_client_key_pem=None)``; the ``tls_*`` PEMs (str or bytes) are for
+    ``rediss://`` nodes with a private CA or client authentication. The lock key of a resource is
     ``f"{key_prefix}{{{resource}}}"`` (``hash_tag=False``: without braces).
     Safe to share between threads; make a new one in a child after fork().
     """

@@ -122,6 +122,9 @@ class Client:
         key_prefix: str = ...,
         hash_tag: bool = True,
         connect_timeout_ms: Optional[_Millis] = None,
+        tls_ca_pem: Optional[Union[str, bytes]] = None,
+        tls_client_cert_pem: Optional[Union[str, bytes]] = None,
+        tls_client_key_pem: Optional[Union[str, bytes]] = None,
     ) -> Client: ...
     @property
     def nodes(self) -> list[str]: ...
