@@ -162,6 +162,22 @@ pub extern "C" fn redlead_lock_validity_ms(lock: *const redlead_lock) -> u64 {
     })
 }
 
+/// 1 while it is safe to act under the lock: held, not known lost, and more
+/// than its safety margin (max(ttl / 10, 2 x node timeout)) of validity left.
+/// Turns 0 *before* the validity ends when the lock could not be extended, so
+/// that the holder stops before another can get the lock. 0 also after
+/// release, for a NULL or invalid `lock`, and on any internal error (fail
+/// safe). Borrowed.
+#[no_mangle]
+pub extern "C" fn redlead_lock_is_held(lock: *const redlead_lock) -> u8 {
+    boundary!({
+        match arg_ref(lock, "lock") {
+            Ok(l) => u8::from(l.lock.is_held() && !l.lock.is_lost()),
+            Err(_) => 0,
+        }
+    })
+}
+
 /// The fencing token of a lock acquired with `REDLEAD_LOCK_FENCED`: strictly
 /// greater than every earlier fenced acquisition's of the same resource.
 /// 0 for an unfenced lock (tokens start at 1) or an invalid `lock`.

@@ -12,7 +12,8 @@ use redlead::error::{
     redlead_outcome, redlead_status,
 };
 use redlead::lock::{
-    redlead_lock, redlead_lock_free, redlead_lock_release, redlead_lock_try_acquire,
+    redlead_lock, redlead_lock_free, redlead_lock_is_held, redlead_lock_release,
+    redlead_lock_try_acquire,
 };
 use redlead_harness::Cluster;
 
@@ -169,5 +170,32 @@ fn killed_and_frozen_nodes_through_the_c_abi() {
         std::thread::sleep(Duration::from_millis(20));
     }
     redlead_lock_free(lock); // releases
+    redlead_client_free(client);
+}
+
+#[test]
+fn is_held_turns_false_before_the_validity_ends() {
+    let cluster = Cluster::start(3);
+    let client = new_client(&cluster);
+    let res = CString::new("c-is-held").unwrap();
+    let mut lock: *mut redlead_lock = ptr::null_mut();
+    let t = Instant::now();
+    assert_eq!(
+        redlead_lock_try_acquire(client, res.as_ptr(), 1000, 0, &mut lock, ptr::null_mut()),
+        redlead_status::REDLEAD_OK
+    );
+    assert_eq!(redlead_lock_is_held(lock), 1);
+    while redlead_lock_is_held(lock) == 1 {
+        assert!(t.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let at = t.elapsed();
+    println!("unextended 1000 ms lock: is_held turned 0 after {at:?}");
+    // Expected at ttl 1000 - drift 12 - margin 100 = 888 ms; it must come
+    // before the validity ends (988 ms after the acquisition started).
+    assert!(at < Duration::from_millis(988), "{at:?}");
+    assert!(at > Duration::from_millis(800), "{at:?}");
+    assert_eq!(redlead_lock_is_held(ptr::null()), 0);
+    redlead_lock_free(lock);
     redlead_client_free(client);
 }
