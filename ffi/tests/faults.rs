@@ -88,6 +88,12 @@ fn killed_and_frozen_nodes_through_the_c_abi() {
         redlead_status::REDLEAD_OK
     );
     redlead_lock_free(lock);
+    // Release returns at the quorum; let the other nodes drop the key too.
+    let t = Instant::now();
+    while cluster.count_key("redlead:{c-faults}") > 0 {
+        assert!(t.elapsed() < Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(2));
+    }
     cluster.nodes[0].kill();
     cluster.nodes[1].freeze();
     let t = Instant::now();
