@@ -326,32 +326,23 @@ async fn extend(inner: &Inner, ttl: Duration) -> Result<Duration> {
     if verdict == Verdict::Reached && new_deadline > Instant::now() {
         st.deadline = new_deadline;
         st.extensions += 1;
-        if replies
-            .iter()
-            .flatten()
-            .any(|r| r.outcome == NodeOutcome::NotHeld)
-        {
-            // The lock is proven held on a quorum, so no one else can hold a
-            // quorum: nodes that lack our key (refused at acquire time while a
-            // loser's key was still there, or restarted empty) get it again
-            // with SET NX, which never takes a key from anyone. An expired
-            // lock is never re-created: this runs only after a quorum extend.
-            let (key, value) = (inner.key.clone(), inner.value.clone());
-            st.chains = client.then_each(&st.chains, &replies, |node, reply| {
-                let repair = matches!(reply, Some(r) if r.outcome == NodeOutcome::NotHeld);
-                let (key, value) = (key.clone(), value.clone());
-                async move {
-                    if repair {
-                        node.set_nx(&key, &value, ttl_ms).await
-                    } else {
-                        crate::node::Reply {
-                            outcome: NodeOutcome::Ok,
-                            counter: None,
-                        }
-                    }
+        // The lock is proven held on a quorum, so no one else can hold a
+        // quorum: each node that answers (now or later) that it lacks our key
+        // (refused at acquire time while a loser's key was still there, or
+        // restarted empty) gets it again with SET NX, which never takes a key
+        // from anyone. An expired lock is never re-created: this runs only
+        // after a quorum extend.
+        let (key, value) = (inner.key.clone(), inner.value.clone());
+        st.chains = client.after_each(&st.chains, move |node, extended| {
+            let (key, value) = (key.clone(), value.clone());
+            async move {
+                if extended.outcome == NodeOutcome::NotHeld {
+                    node.set_nx(&key, &value, ttl_ms).await
+                } else {
+                    extended
                 }
-            });
-        }
+            }
+        });
         return Ok(new_deadline.saturating_duration_since(Instant::now()));
     }
     // Nodes that did extend to a shorter ttl may now expire first: only the

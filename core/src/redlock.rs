@@ -381,6 +381,28 @@ impl Redlock {
             .collect()
     }
 
+    /// For each node, a follow-up that runs once the previous command on that
+    /// node settled and sees its reply.
+    pub(crate) fn after_each<F, Fut>(&self, prev: &[Pending], f: F) -> Vec<Pending>
+    where
+        F: Fn(Arc<Node>, Reply) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Reply> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.shared
+            .nodes
+            .iter()
+            .zip(prev)
+            .map(|(node, prev)| {
+                let (node, prev, f) = (node.clone(), prev.clone(), f.clone());
+                self.spawn(async move {
+                    let reply = prev.await;
+                    f(node, reply).await
+                })
+            })
+            .collect()
+    }
+
     /// Waits until the quorum of `Ok` is reached or has become impossible.
     /// Replies not awaited are None; their commands go on in the background.
     pub(crate) async fn gather(&self, chains: &[Pending]) -> (Vec<Option<Reply>>, Verdict) {

@@ -237,6 +237,10 @@ async fn extend_never_recreates_an_expired_key() {
     );
     // Vanished on a quorum (deleted by hand) but alive on two: still lost.
     let lock = rl.try_acquire("res2", TTL).await.unwrap();
+    settle("acquire did not reach every node", || {
+        cluster.count_value(lock.key(), lock.value()) == 5
+    })
+    .await;
     for n in &cluster.nodes[..3] {
         n.command(&["DEL", lock.key()]);
     }
@@ -259,13 +263,15 @@ async fn extend_moves_the_validity_and_the_node_ttl() {
         v > Duration::from_millis(9_000) && v < TTL,
         "validity {v:?}"
     );
-    let pttl: i64 = cluster.nodes[1]
-        .command(&["PTTL", lock.key()])
-        .unwrap()
-        .trim_start_matches(':')
-        .parse()
-        .unwrap();
-    assert!(pttl > 9_000);
+    let pttl = |n: usize| -> i64 {
+        let reply = cluster.nodes[n].command(&["PTTL", lock.key()]).unwrap();
+        reply.trim_start_matches(':').parse().unwrap()
+    };
+    // Every node gets the new ttl (the ones after the quorum a moment later).
+    settle("a node kept the old ttl", || {
+        (0..5).all(|n| pttl(n) > 9_000)
+    })
+    .await;
     assert_eq!(lock.extensions(), 1);
     lock.release().await.unwrap();
     assert_eq!(
