@@ -344,7 +344,8 @@ impl Election {
 
     /// Releases leadership now and tells the followers (they take over within
     /// milliseconds). Returns false, doing nothing, when not leading. The
-    /// candidate waits one retry interval before campaigning again.
+    /// candidate waits two retry intervals plus the jitter before campaigning
+    /// again, so that any live follower gets the lock first.
     pub async fn resign(&self) -> Result<bool> {
         if self.inner.stop.is_cancelled() {
             return Err(Error::Closed("election stopped".into()));
@@ -445,8 +446,19 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
     let q = inner.client.quorum().size();
     let mut last_value: Option<String> = None;
     let mut backoff = false;
+    let mut resigned = false;
     loop {
-        if backoff {
+        if resigned {
+            // Give the followers the first chance, including one that missed
+            // the announcement (not subscribed yet) and is still sleeping a
+            // whole retry interval plus jitter.
+            let wait = inner.config.retry_interval * 2 + inner.config.retry_jitter;
+            tokio::select! {
+                _ = inner.stop.cancelled() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            resigned = false;
+        } else if backoff {
             let jitter = if inner.config.retry_jitter.is_zero() {
                 Duration::ZERO
             } else {
@@ -471,8 +483,8 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
                 inner.observe(Some(lock.value()), &tx, &mut last_value);
                 let reason = lead(&inner, lock, &tx).await;
                 inner.observe(None, &tx, &mut last_value);
-                // After resigning, give the followers the first chance.
                 backoff = true;
+                resigned = reason == RevokeReason::Resigned;
                 if reason == RevokeReason::Stopped {
                     break;
                 }
