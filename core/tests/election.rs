@@ -558,3 +558,27 @@ async fn safety_checker_no_overlapping_leaderships_under_random_faults() {
     let last = all.last().unwrap();
     assert!(last.end.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resign_hands_over_even_to_a_follower_that_missed_the_announcement() {
+    let cluster = Cluster::start(5);
+    let rl = fast_client(&cluster);
+    let cfg = config(1000);
+    for round in 0..5 {
+        let res = format!("late-{round}");
+        let (a, _) = candidate(&rl, &res, "a", cfg.clone());
+        wait_for_leader(std::slice::from_ref(&a), Duration::from_secs(2)).await;
+        // b starts and a resigns at once: b may not be subscribed yet.
+        let (b, _) = candidate(&rl, &res, "b", cfg.clone());
+        assert!(a.resign().await.unwrap());
+        let es = [a, b];
+        let bound = cfg.retry_interval + cfg.retry_jitter + Duration::from_millis(200);
+        let t = Instant::now();
+        let next = wait_for_leader(&es, bound).await;
+        println!(
+            "round {round}: c{next} leads {:?} after the resign",
+            t.elapsed()
+        );
+        assert_eq!(next, 1, "the resigned candidate took the lock back");
+    }
+}
