@@ -162,7 +162,6 @@ struct Leadership {
     term: u64,
     since: Instant,
     step_down_at: Instant,
-    last_renewal: Instant,
 }
 
 struct Inner {
@@ -321,9 +320,12 @@ impl Election {
         self.inner.transitions.load(Ordering::Relaxed)
     }
 
-    /// False when this candidate believes it leads but has not renewed for
-    /// longer than its renew interval plus margin, or its campaign ended
-    /// without being stopped: wire it into a liveness probe.
+    /// False when the campaign is stuck: it still holds leadership more than
+    /// one renew interval past its step-down point (it should have renewed or
+    /// stepped down by then; `is_leader()` already says false), or it ended
+    /// without being stopped. Like client-go's healthz adaptor: wire it into a
+    /// liveness probe. A leader that fails to renew and steps down on time is
+    /// healthy: that is the fail-safe working.
     pub fn is_healthy(&self) -> bool {
         let finished = self
             .campaign
@@ -335,9 +337,7 @@ impl Election {
             return false;
         }
         match *self.inner.leading.lock().unwrap() {
-            Some(l) => {
-                l.last_renewal.elapsed() <= self.inner.config.renew_interval() + self.inner.margin
-            }
+            Some(l) => Instant::now() <= l.step_down_at + self.inner.config.renew_interval(),
             None => true,
         }
     }
@@ -543,7 +543,6 @@ async fn lead(
         term,
         since: now,
         step_down_at: step_down_at(lock),
-        last_renewal: now,
     });
     tracing::info!(resource = %inner.resource, id = %inner.id, term, "elected");
     let _ = tx.send(ElectionEvent::Elected {
@@ -572,7 +571,6 @@ async fn lead(
                 let t = Instant::now();
                 if let Some(l) = inner.leading.lock().unwrap().as_mut() {
                     l.step_down_at = step_down_at(lock);
-                    l.last_renewal = t;
                 }
                 next_renewal = t + renew;
             }

@@ -582,3 +582,46 @@ async fn resign_hands_over_even_to_a_follower_that_missed_the_announcement() {
         assert_eq!(next, 1, "the resigned candidate took the lock back");
     }
 }
+
+/// A leader whose runtime is blocked cannot renew or step down by itself:
+/// `is_leader()` turns false from the clock and `is_healthy()` reports it.
+#[test]
+fn a_leader_with_a_stuck_runtime_reports_unhealthy() {
+    let cluster = Cluster::start(3);
+    let urls = cluster.urls();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let rl = Redlock::new(&urls, Config::default()).unwrap();
+            let e = Arc::new(Election::start(&rl, "stuck", "a", config(600), |_| {}).unwrap());
+            while !e.is_leader() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tx.send(e.clone()).unwrap();
+            // Block the only runtime thread: no renewal, no step-down task.
+            std::thread::sleep(Duration::from_millis(1500));
+            e.stop().await.unwrap();
+        })
+    });
+    let e = rx.recv().unwrap();
+    assert!(e.is_healthy());
+    let t = Instant::now();
+    while e.is_healthy() {
+        assert!(
+            t.elapsed() < Duration::from_millis(1400),
+            "a stuck leader stayed healthy"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    println!("stuck leader: unhealthy after {:?}", t.elapsed());
+    assert!(!e.is_leader(), "unhealthy but still claiming leadership");
+    worker.join().unwrap();
+    assert!(
+        e.is_healthy(),
+        "healthy again once the runtime ran and it stepped down"
+    );
+}
