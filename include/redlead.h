@@ -526,9 +526,9 @@ uint64_t redlead_election_term(const struct redlead_election *election);
 uint64_t redlead_election_transitions(const struct redlead_election *election);
 
 /**
- * 0 when this candidate believes it leads but has not renewed in time, or its
- * campaign ended without being stopped (or `election` is invalid); else 1.
- * For liveness probes. Does not block.
+ * 0 when the campaign is stuck (still holding leadership a renew interval
+ * past its step-down point), or ended without being stopped, or `election`
+ * is invalid; else 1. For liveness probes. Does not block.
  */
 uint8_t redlead_election_is_healthy(const struct redlead_election *election);
 

@@ -121,9 +121,9 @@ pub extern "C" fn redlead_election_transitions(election: *const redlead_election
     })
 }
 
-/// 0 when this candidate believes it leads but has not renewed in time, or its
-/// campaign ended without being stopped (or `election` is invalid); else 1.
-/// For liveness probes. Does not block.
+/// 0 when the campaign is stuck (still holding leadership a renew interval
+/// past its step-down point), or ended without being stopped, or `election`
+/// is invalid; else 1. For liveness probes. Does not block.
 #[no_mangle]
 pub extern "C" fn redlead_election_is_healthy(election: *const redlead_election) -> u8 {
     boundary!({ arg_ref(election, "election").is_ok_and(|e| e.election.is_healthy()) as u8 })

@@ -119,8 +119,9 @@ impl PyElection {
         self.inner.transitions()
     }
 
-    /// False when leading without a recent renewal, or when the campaign
-    /// ended without being stopped: wire it into a liveness probe.
+    /// False when the campaign is stuck (still holding leadership well past
+    /// its step-down point) or ended without being stopped: wire it into a
+    /// liveness probe. A leader that steps down on time stays healthy.
     #[getter]
     fn is_healthy(&self) -> bool {
         self.inner.is_healthy()
