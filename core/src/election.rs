@@ -6,7 +6,10 @@
 //! cannot renew: [`Election::is_leader`] is computed from the step-down instant,
 //! so even a task that runs late never reports a leadership past it. Followers
 //! retry on an interval with jitter and wake at once when a leader resigns (it
-//! publishes on every node after releasing).
+//! publishes on every node, on each node after its release there). Woken
+//! followers, and followers whose attempt found the nodes split between
+//! contenders with no majority holder, retry a few times after short random
+//! delays (Raft's answer to split votes) before falling back to the interval.
 //!
 //! Events are delivered in order on one thread per election, named
 //! `redlead-events`, never on a runtime worker and never on the renewal path:
@@ -15,12 +18,11 @@
 //! before the next `Elected`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -28,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{check_resource, positive};
 use crate::error::{Error, NodeOutcome, Result};
+use crate::fork::Origin;
 use crate::lock::Lock;
 use crate::redlock::{check_owner, majority, owner_of, LockOptions, Redlock};
+use crate::{random, validity};
 
 /// Timing of an election. Start from `ElectionConfig::default()` or
 /// [`ElectionConfig::with_ttl`]; validated by [`Election::start`].
@@ -45,8 +49,13 @@ pub struct ElectionConfig {
     /// Random extra delay, uniform in [0, retry_jitter], per follower attempt.
     pub retry_jitter: Duration,
     /// How long before the end of its validity a leader that could not renew
-    /// steps down; default max(ttl / 10, 2 x node_timeout).
+    /// steps down; default [`safety_margin`](crate::safety_margin):
+    /// max(ttl / 10, 2 x node_timeout), at most ttl / 2.
     pub step_down_margin: Option<Duration>,
+    /// How long [`Election::stop`] waits for a handler call still running
+    /// (a handler that blocks); after it, stop returns `Timeout` and the
+    /// handler is dropped when it returns. Default 5 s.
+    pub stop_timeout: Duration,
 }
 
 impl Default for ElectionConfig {
@@ -65,6 +74,7 @@ impl ElectionConfig {
             retry_interval: ttl / 5,
             retry_jitter: ttl / 50,
             step_down_margin: None,
+            stop_timeout: Duration::from_secs(5),
         }
     }
 
@@ -74,7 +84,7 @@ impl ElectionConfig {
 
     pub fn step_down_margin(&self, node_timeout: Duration) -> Duration {
         self.step_down_margin
-            .unwrap_or((self.ttl / 10).max(node_timeout * 2))
+            .unwrap_or_else(|| validity::safety_margin(self.ttl, node_timeout))
     }
 
     fn validate(&self, client: &Redlock) -> Result<()> {
@@ -84,6 +94,7 @@ impl ElectionConfig {
         positive("renew_interval", renew)?;
         positive("retry_interval", self.retry_interval)?;
         crate::config::bounded("retry_jitter", self.retry_jitter)?;
+        positive("stop_timeout", self.stop_timeout)?;
         let node_timeout = client.config().node_timeout;
         let margin = self.step_down_margin(node_timeout);
         positive("step_down_margin", margin)?;
@@ -157,11 +168,19 @@ pub enum ElectionEvent {
 /// The callback type an election runs on its event thread.
 pub type Handler = Box<dyn FnMut(&ElectionEvent) + Send + 'static>;
 
+/// One term of this candidate's leadership.
 #[derive(Debug, Clone, Copy)]
 struct Leadership {
     term: u64,
     since: Instant,
     step_down_at: Instant,
+}
+
+impl Leadership {
+    /// Leading means: before the step-down point, by the clock.
+    fn current(self, now: Instant) -> bool {
+        now < self.step_down_at
+    }
 }
 
 struct Inner {
@@ -177,8 +196,13 @@ struct Inner {
     resign_request: Notify,
     resigned: Notify,
     announced: Arc<Notify>,
-    crashed: std::sync::atomic::AtomicBool,
+    /// The latest resignation heard: its term, and from how many nodes.
+    heard: Arc<Mutex<(u64, usize)>>,
+    crashed: AtomicBool,
     event_thread: OnceLock<ThreadId>,
+    /// When the handler call now running began (None: idle).
+    handler_busy_since: Mutex<Option<Instant>>,
+    origin: Origin,
 }
 
 /// A candidate in a leader election. See the module docs for the guarantees.
@@ -217,8 +241,11 @@ impl Election {
             resign_request: Notify::new(),
             resigned: Notify::new(),
             announced: Arc::new(Notify::new()),
-            crashed: std::sync::atomic::AtomicBool::new(false),
+            heard: Arc::default(),
+            crashed: AtomicBool::new(false),
             event_thread: OnceLock::new(),
+            handler_busy_since: Mutex::new(None),
+            origin: Origin::here(),
         });
         let (tx, rx) = std::sync::mpsc::channel::<ElectionEvent>();
         let (done_tx, events_done) = watch::channel(false);
@@ -229,12 +256,15 @@ impl Election {
             .name("redlead-events".into())
             .spawn(move || {
                 let _ = thread_inner.event_thread.set(std::thread::current().id());
-                drop(thread_inner);
+                let busy = |since| *thread_inner.handler_busy_since.lock().unwrap_or_else(|p| p.into_inner()) = since;
                 while let Ok(ev) = rx.recv() {
+                    busy(Some(Instant::now()));
                     if catch_unwind(AssertUnwindSafe(|| handler(&ev))).is_err() {
                         tracing::error!(resource = %resource_name, ?ev, "election event handler panicked; event dropped");
                     }
+                    busy(None);
                 }
+                drop(thread_inner);
                 if catch_unwind(AssertUnwindSafe(move || drop(handler))).is_err() {
                     tracing::error!(resource = %resource_name, "election event handler panicked while dropped");
                 }
@@ -242,21 +272,35 @@ impl Election {
             })
             .map_err(|e| Error::Internal(format!("cannot start the event thread: {e}")))?;
 
-        let runtime = client.shared.runtime.clone();
+        let runtime = client.nodes().runtime().clone();
         let channel = client.config().key_format.resign_channel(resource);
         let watchers = client
-            .shared
-            .nodes
+            .nodes()
             .iter()
             .map(|node| {
-                let (node, channel, announced, stop) = (node.clone(), channel.clone(), inner.announced.clone(), inner.stop.clone());
+                let (node, channel, stop) = (node.clone(), channel.clone(), inner.stop.clone());
+                let (announced, heard) = (inner.announced.clone(), inner.heard.clone());
                 let own_id = inner.id.clone();
+                let quorum = client.quorum().size();
                 runtime.spawn(async move {
                     loop {
-                        // Our own resignation must not wake us: the others go first.
-                        let watch = node.watch_channel(&channel, |who| {
-                            if who != own_id.as_bytes() {
-                                announced.notify_one()
+                        let watch = node.watch_channel(&channel, |message| {
+                            // Our own resignation must not wake us (the others
+                            // go first). A resignation wakes us once, when a
+                            // quorum of nodes announced it: each announces
+                            // after its release, so the key is then gone on a
+                            // quorum and one attempt can win. A stale wake-up
+                            // would send a resigned leader straight back in.
+                            if let Some(term) = announcement_term(message, &own_id) {
+                                let mut h = heard.lock().unwrap_or_else(|p| p.into_inner());
+                                match term.cmp(&h.0) {
+                                    std::cmp::Ordering::Greater => *h = (term, 1),
+                                    std::cmp::Ordering::Equal => h.1 += 1,
+                                    std::cmp::Ordering::Less => return,
+                                }
+                                if h.1 == quorum {
+                                    announced.notify_one()
+                                }
                             }
                         });
                         tokio::select! {
@@ -299,9 +343,7 @@ impl Election {
 
     /// The current term (fencing token) while leading.
     pub fn term(&self) -> Option<u64> {
-        let l = *self.inner.leading.lock().unwrap();
-        l.filter(|l| Instant::now() < l.step_down_at)
-            .map(|l| l.term)
+        self.inner.leadership().map(|l| l.term)
     }
 
     /// The leader id this candidate last observed (no network call).
@@ -326,7 +368,23 @@ impl Election {
     /// without being stopped. Like client-go's healthz adaptor: wire it into a
     /// liveness probe. A leader that fails to renew and steps down on time is
     /// healthy: that is the fail-safe working.
+    ///
+    /// Also false while a handler call has been running for longer than
+    /// `stop_timeout` (a blocked handler delays every later event and makes
+    /// [`stop`](Election::stop) time out), and in a forked child.
     pub fn is_healthy(&self) -> bool {
+        if self.inner.origin.forked() {
+            return false;
+        }
+        let handler_stuck = self
+            .inner
+            .handler_busy_since
+            .lock()
+            .unwrap()
+            .is_some_and(|t| t.elapsed() > self.inner.config.stop_timeout);
+        if handler_stuck {
+            return false;
+        }
         let finished = self
             .campaign
             .lock()
@@ -347,6 +405,7 @@ impl Election {
     /// candidate waits two retry intervals plus the jitter before campaigning
     /// again, so that any live follower gets the lock first.
     pub async fn resign(&self) -> Result<bool> {
+        self.inner.origin.check("election")?;
         if self.inner.stop.is_cancelled() {
             return Err(Error::Closed("election stopped".into()));
         }
@@ -369,10 +428,18 @@ impl Election {
         self.inner.event_thread.get() == Some(&std::thread::current().id())
     }
 
-    /// Stops campaigning, resigns if leading, and returns once no callback
-    /// runs any more and the handler was dropped. Idempotent. From inside a
-    /// callback it returns `WrongThread` instead of deadlocking.
+    /// Stops campaigning, resigns if leading (the release and the
+    /// announcement are sent before this returns), and returns once no
+    /// callback runs any more and the handler was dropped. Idempotent. From
+    /// inside a callback it returns `WrongThread` instead of deadlocking.
+    ///
+    /// A handler that blocks does not make it wait forever: after
+    /// `stop_timeout` it returns `Timeout`; leadership has ended and the lock
+    /// is released by then, and the handler is dropped on its own thread when
+    /// its call returns. In a forked child it returns `Forked` (the parent's
+    /// campaign is not here to stop).
     pub async fn stop(&self) -> Result<()> {
+        self.inner.origin.check("election")?;
         if self.is_callback_thread() {
             return Err(Error::WrongThread(
                 "Election::stop called from its own event handler".into(),
@@ -384,8 +451,16 @@ impl Election {
             let _ = c.await;
         }
         let mut done = self.events_done.clone();
-        let _ = done.wait_for(|d| *d).await;
-        Ok(())
+        let bound = self.inner.config.stop_timeout;
+        let finished = tokio::time::timeout(bound, async { done.wait_for(|d| *d).await.is_ok() })
+            .await
+            .is_ok();
+        if finished {
+            return Ok(());
+        }
+        Err(Error::Timeout(format!(
+            "election stopped, but its event handler is still running after {bound:?}; it will be dropped when it returns"
+        )))
     }
 
     /// Test hook: ends the campaign as a crash would (no release, no events).
@@ -411,11 +486,18 @@ impl Drop for Election {
 }
 
 impl Inner {
+    /// The current leadership: set, before its step-down point, and in the
+    /// process that won it.
+    fn leadership(&self) -> Option<Leadership> {
+        if self.origin.forked() {
+            return None;
+        }
+        let l = *self.leading.lock().unwrap();
+        l.filter(|l| l.current(Instant::now()))
+    }
+
     fn is_leader(&self) -> bool {
-        self.leading
-            .lock()
-            .unwrap()
-            .is_some_and(|l| Instant::now() < l.step_down_at)
+        self.leadership().is_some()
     }
 
     fn observe(
@@ -441,39 +523,110 @@ impl Inner {
     }
 }
 
+/// Fast retries after a resign announcement or a split vote, before falling
+/// back to the retry interval.
+const FAST_RETRIES: u32 = 4;
+/// The first fast retry waits up to this long, each later one twice as long.
+const FAST_STEP: Duration = Duration::from_millis(5);
+
+/// What a follower waits for before its next attempt.
+enum Wait {
+    /// Nothing: attempt now.
+    Nothing,
+    /// The retry interval plus jitter, or a resign announcement.
+    Interval,
+    /// After its own resignation: two retry intervals plus jitter, so that a
+    /// follower that missed the announcement still gets the lock first, or an
+    /// announcement of another candidate's resignation.
+    Resigned,
+    /// A short random delay before fast retry number `n` (1-based).
+    Fast(u32),
+}
+
+/// Ends a leadership that the campaign task did not end itself (the runtime
+/// shut down and dropped the task): the handler still gets its `Revoked`.
+struct CampaignGuard<'a> {
+    inner: &'a Inner,
+    tx: &'a std::sync::mpsc::Sender<ElectionEvent>,
+}
+
+impl Drop for CampaignGuard<'_> {
+    fn drop(&mut self) {
+        if self.inner.crashed.load(Ordering::SeqCst) {
+            return;
+        }
+        let ended = self
+            .inner
+            .leading
+            .lock()
+            .map(|mut l| l.take())
+            .ok()
+            .flatten();
+        if let Some(l) = ended {
+            let at = Instant::now().min(l.step_down_at);
+            tracing::info!(resource = %self.inner.resource, id = %self.inner.id, term = l.term, "campaign dropped while leading (runtime shut down): revoked");
+            let _ = self.tx.send(ElectionEvent::Revoked {
+                term: l.term,
+                reason: RevokeReason::Stopped,
+                at: at.into_std(),
+            });
+        }
+    }
+}
+
+/// The message a resigning leader publishes: `<term> <id>`.
+fn announcement(term: u64, id: &str) -> String {
+    format!("{term} {id}")
+}
+
+/// The term of another candidate's resignation (None for our own, or junk).
+fn announcement_term(message: &[u8], own_id: &str) -> Option<u64> {
+    let text = std::str::from_utf8(message).ok()?;
+    let (term, id) = text.split_once(' ')?;
+    (id != own_id).then(|| term.parse().ok()).flatten()
+}
+
 async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>) {
+    let _guard = CampaignGuard {
+        inner: &inner,
+        tx: &tx,
+    };
     let opts = LockOptions::fenced().with_owner(inner.id.clone());
     let q = inner.client.quorum().size();
     let mut last_value: Option<String> = None;
-    let mut backoff = false;
-    let mut resigned = false;
+    let mut wait = Wait::Nothing;
     loop {
-        if resigned {
-            // Give the followers the first chance, including one that missed
-            // the announcement (not subscribed yet) and is still sleeping a
-            // whole retry interval plus jitter.
-            let wait = inner.config.retry_interval * 2 + inner.config.retry_jitter;
-            tokio::select! {
-                _ = inner.stop.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
+        let woken = match wait {
+            Wait::Nothing => false,
+            Wait::Interval | Wait::Resigned => {
+                let base = if matches!(wait, Wait::Resigned) {
+                    inner.config.retry_interval * 2
+                } else {
+                    inner.config.retry_interval
+                };
+                let announced = inner.announced.notified();
+                tokio::select! {
+                    _ = inner.stop.cancelled() => break,
+                    _ = tokio::time::sleep(base + random::jitter(inner.config.retry_jitter)) => false,
+                    _ = announced => true,
+                }
             }
-            resigned = false;
-        } else if backoff {
-            let jitter = if inner.config.retry_jitter.is_zero() {
-                Duration::ZERO
-            } else {
-                rand::rng().random_range(Duration::ZERO..=inner.config.retry_jitter)
-            };
-            let wake = inner.announced.notified();
-            tokio::select! {
-                _ = inner.stop.cancelled() => break,
-                _ = tokio::time::sleep(inner.config.retry_interval + jitter) => {}
-                _ = wake => {}
+            Wait::Fast(n) => {
+                let delay = random::between(Duration::from_millis(1), FAST_STEP * (1 << (n - 1)));
+                tokio::select! {
+                    _ = inner.stop.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                false
             }
-        }
+        };
         if inner.stop.is_cancelled() {
             break;
         }
+        let fast_so_far = match wait {
+            Wait::Fast(n) => n,
+            _ => 0,
+        };
         match inner
             .client
             .try_acquire_with(&inner.resource, inner.config.ttl, &opts)
@@ -483,11 +636,11 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
                 inner.observe(Some(lock.value()), &tx, &mut last_value);
                 let reason = lead(&inner, lock, &tx).await;
                 inner.observe(None, &tx, &mut last_value);
-                backoff = true;
-                resigned = reason == RevokeReason::Resigned;
-                if reason == RevokeReason::Stopped {
-                    break;
-                }
+                wait = match reason {
+                    Some(RevokeReason::Stopped) => break,
+                    Some(RevokeReason::Resigned) => Wait::Resigned,
+                    _ => Wait::Interval,
+                };
             }
             Err(e) => {
                 let holders = e.outcomes().iter().filter_map(|r| match &r.outcome {
@@ -499,7 +652,15 @@ async fn campaign(inner: Arc<Inner>, tx: std::sync::mpsc::Sender<ElectionEvent>)
                 if !(e.is_not_acquired() || e.is_quorum_unreachable()) {
                     tracing::warn!(resource = %inner.resource, error = %e, "campaign attempt failed");
                 }
-                backoff = true;
+                // No majority holder after an answer from a quorum: the
+                // contenders split the nodes (or a key was just released on
+                // some): retry soon, at random, instead of a whole interval.
+                let split = holder.is_none() && e.is_not_acquired();
+                wait = if (split || woken) && fast_so_far < FAST_RETRIES {
+                    Wait::Fast(fast_so_far + 1)
+                } else {
+                    Wait::Interval
+                };
             }
         }
     }
@@ -522,12 +683,14 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Leads until the lock is lost, resigned or stopped; returns why.
+/// Leads until the lock is lost, resigned or stopped; returns why. None when
+/// the lock came with its step-down point already passed: no `Elected` is
+/// sent for a leadership that would already be over.
 async fn lead(
     inner: &Inner,
     lock: Lock,
     tx: &std::sync::mpsc::Sender<ElectionEvent>,
-) -> RevokeReason {
+) -> Option<RevokeReason> {
     // resign() only asks a leader, so a request stored before this term
     // began was meant for an earlier one: drop it.
     let _ = futures::FutureExt::now_or_never(inner.resign_request.notified());
@@ -539,6 +702,11 @@ async fn lead(
     let term = lock.fencing_token().map(|t| t.get()).unwrap_or_default();
     let now = Instant::now();
     let step_down_at = |lock: &Lock| lock.deadline().checked_sub(inner.margin).unwrap_or(now);
+    if now >= step_down_at(lock) {
+        tracing::warn!(resource = %inner.resource, id = %inner.id, term, "acquired with less validity than the step-down margin; not leading");
+        drop(held.lock.take());
+        return None;
+    }
     *inner.leading.lock().unwrap() = Some(Leadership {
         term,
         since: now,
@@ -582,6 +750,8 @@ async fn lead(
             }
         }
     };
+    // Resignations heard while leading were of earlier terms: forget them.
+    let _ = futures::FutureExt::now_or_never(inner.announced.notified());
     // Leadership ends here, before anything else is sent: at the step-down
     // point for LostQuorum (is_leader was already false from then), now for
     // the others.
@@ -605,16 +775,31 @@ async fn lead(
     let lock = held.lock.take().expect("still held");
     match reason {
         RevokeReason::Resigned | RevokeReason::Stopped => {
-            let _ = lock.release().await;
             let channel = inner
                 .client
                 .config()
                 .key_format
                 .resign_channel(&inner.resource);
-            inner.client.publish_all(&channel, &inner.id).await;
+            let _ = lock
+                .release_and_announce(&channel, &announcement(term, &inner.id))
+                .await;
             inner.resigned.notify_waiters();
         }
         RevokeReason::LostQuorum | RevokeReason::TakenOver => drop(lock),
     }
-    reason
+    Some(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_carry_the_term_and_skip_our_own() {
+        let m = announcement(7, "node a");
+        assert_eq!(announcement_term(m.as_bytes(), "other"), Some(7));
+        assert_eq!(announcement_term(m.as_bytes(), "node a"), None);
+        assert_eq!(announcement_term(b"garbage", "x"), None);
+        assert_eq!(announcement_term(b"x y", "z"), None);
+    }
 }

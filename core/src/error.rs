@@ -98,6 +98,7 @@ pub enum ErrorKind {
     Timeout,
     Closed,
     WrongThread,
+    Forked,
     Internal,
 }
 
@@ -129,6 +130,10 @@ pub enum Error {
     /// from inside one of its own callbacks).
     #[error("wrong thread: {0}")]
     WrongThread(String),
+    /// Used in a child process after fork(): the object belongs to the
+    /// parent, which keeps its locks and leadership.
+    #[error("used after fork: {0}")]
+    Forked(String),
     /// A bug or an unexpected reply; the message says which.
     #[error("internal error: {0}")]
     Internal(String),
@@ -144,6 +149,7 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Closed(_) => ErrorKind::Closed,
             Error::WrongThread(_) => ErrorKind::WrongThread,
+            Error::Forked(_) => ErrorKind::Forked,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -29,11 +29,15 @@ mod config;
 pub mod election;
 mod error;
 mod fencing;
+mod fork;
 mod lock;
 mod node;
+mod nodeset;
 mod quorum;
+mod random;
 mod redlock;
 mod scripts;
+mod validity;
 
 pub use config::{Config, KeyFormat, Tls, MAX_DURATION, MAX_RESOURCE_LEN};
 
@@ -43,6 +47,7 @@ pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
 pub use quorum::Quorum;
 pub use redlock::{owner_of, LockOptions, Redlock, MAX_OWNER_LEN};
+pub use validity::safety_margin;
 
 /// The README's Rust example, compiled as a doctest so that it stays true.
 #[doc = include_str!("../../README.md")]

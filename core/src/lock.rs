@@ -1,16 +1,21 @@
 //! A held lock: extend, release, and the early "lost" signal.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{positive, Config};
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::FencingToken;
+use crate::fork::Origin;
+use crate::node::{Pending, Reply};
 use crate::quorum::Verdict;
-use crate::redlock::{Pending, Redlock};
+use crate::redlock::{release_on, Redlock};
+use crate::validity;
 
 /// Keep a lock alive in the background (opt-in).
 ///
@@ -74,10 +79,10 @@ impl AutoExtend {
                 "auto_extend.interval must be shorter than the ttl",
             ));
         }
-        if interval + safety_margin(ttl, cfg) >= ttl {
+        let margin = validity::safety_margin(ttl, cfg.node_timeout);
+        if interval + margin >= ttl {
             return Err(Error::invalid(format!(
-                "auto_extend.interval ({interval:?}) leaves no time to extend before the safety margin ({:?}) of ttl {ttl:?}",
-                safety_margin(ttl, cfg)
+                "auto_extend.interval ({interval:?}) leaves no time to extend before the safety margin ({margin:?}) of ttl {ttl:?}"
             )));
         }
         Ok(())
@@ -88,12 +93,6 @@ impl AutoExtend {
     }
 }
 
-/// How long before the end of its validity a lock is reported lost when it
-/// could not be extended: room for the holder to stop what it does.
-pub(crate) fn safety_margin(ttl: Duration, cfg: &Config) -> Duration {
-    (ttl / 10).max(cfg.node_timeout * 2).min(ttl / 2)
-}
-
 pub(crate) struct Acquired {
     pub resource: String,
     pub key: String,
@@ -102,18 +101,7 @@ pub(crate) struct Acquired {
     pub deadline: Instant,
     pub fencing_token: Option<FencingToken>,
     pub outcomes: Outcomes,
-    pub chains: Vec<Pending>,
     pub auto_extend: Option<AutoExtend>,
-}
-
-struct State {
-    /// End of validity: start of the last successful extend (or the acquire)
-    /// + ttl - drift. Only a successful quorum moves it later.
-    deadline: Instant,
-    /// The last command sent to each node; the next one waits for it.
-    chains: Vec<Pending>,
-    released: bool,
-    extensions: u32,
 }
 
 struct Inner {
@@ -126,7 +114,15 @@ struct Inner {
     margin: Duration,
     fencing_token: Option<FencingToken>,
     outcomes: Outcomes,
-    state: Mutex<State>,
+    origin: Origin,
+    /// End of validity: the start of the last successful extend (or of the
+    /// acquire) plus ttl minus drift. Only a successful quorum moves it later.
+    /// A watch, so that the lost signal re-arms whenever it moves.
+    deadline: watch::Sender<Instant>,
+    extensions: AtomicU32,
+    /// Set when release begins (also by drop); read by queued repairs at the
+    /// moment they run, so none re-creates a key after the release.
+    released: Arc<AtomicBool>,
     /// Cancelled when the lock is known lost or about to run out unextended.
     lost: CancellationToken,
     /// Cancelled on release or drop; stops the auto-extend task.
@@ -151,7 +147,7 @@ impl std::fmt::Debug for Lock {
 
 impl Lock {
     pub(crate) fn new(client: Redlock, a: Acquired) -> Lock {
-        let margin = safety_margin(a.ttl, client.config());
+        let margin = validity::safety_margin(a.ttl, client.config().node_timeout);
         let inner = Arc::new(Inner {
             resource: a.resource,
             key: a.key,
@@ -161,17 +157,15 @@ impl Lock {
             margin,
             fencing_token: a.fencing_token,
             outcomes: a.outcomes,
-            state: Mutex::new(State {
-                deadline: a.deadline,
-                chains: a.chains,
-                released: false,
-                extensions: 0,
-            }),
+            origin: Origin::here(),
+            deadline: watch::Sender::new(a.deadline),
+            extensions: AtomicU32::new(0),
+            released: Arc::new(AtomicBool::new(false)),
             lost: CancellationToken::new(),
             done: CancellationToken::new(),
             client,
         });
-        let runtime = inner.client.shared.runtime.clone();
+        let runtime = inner.client.nodes().runtime().clone();
         runtime.spawn(watch_expiry(Arc::downgrade(&inner)));
         if let Some(auto) = a.auto_extend {
             runtime.spawn(auto_extend(Arc::downgrade(&inner), auto));
@@ -193,9 +187,12 @@ impl Lock {
         &self.inner.value
     }
 
-    /// The fencing token, for fenced acquisitions.
+    /// The fencing token, for fenced acquisitions (None in a forked child:
+    /// the parent holds the lock).
     pub fn fencing_token(&self) -> Option<FencingToken> {
-        self.inner.fencing_token
+        self.inner
+            .fencing_token
+            .filter(|_| !self.inner.origin.forked())
     }
 
     /// Per-node outcomes of the acquisition.
@@ -203,30 +200,41 @@ impl Lock {
         &self.inner.outcomes
     }
 
-    /// Time left before the lock may be taken by someone else (zero when over).
+    /// Time left before the lock may be taken by someone else (zero when over,
+    /// and in a forked child).
     pub fn validity(&self) -> Duration {
+        if self.inner.origin.forked() {
+            return Duration::ZERO;
+        }
         self.deadline().saturating_duration_since(Instant::now())
     }
 
     /// The monotonic instant at which the validity ends.
     pub fn deadline(&self) -> Instant {
-        self.inner.state.lock().unwrap().deadline
+        *self.inner.deadline.borrow()
     }
 
-    /// Still valid: not released, not known lost, validity left.
+    /// Still valid: not released, not known lost, validity left, and in the
+    /// process that acquired it.
     pub fn is_held(&self) -> bool {
-        let st = self.inner.state.lock().unwrap();
-        !st.released && !self.inner.lost.is_cancelled() && Instant::now() < st.deadline
+        !self.inner.released.load(Ordering::Acquire)
+            && !self.inner.lost.is_cancelled()
+            && !self.inner.origin.forked()
+            && Instant::now() < self.deadline()
     }
 
     /// True once the lock is known lost or less than the safety margin of its
-    /// validity is left without a successful extension.
+    /// validity is left without a successful extension (and always in a
+    /// forked child).
     pub fn is_lost(&self) -> bool {
-        self.inner.lost.is_cancelled() || Instant::now() + self.inner.margin >= self.deadline()
+        self.inner.lost.is_cancelled()
+            || self.inner.origin.forked()
+            || Instant::now() + self.inner.margin >= self.deadline()
     }
 
     /// Completes when [`is_lost`](Lock::is_lost) becomes true: before the
-    /// validity ends (by the safety margin), never after.
+    /// validity ends (by the safety margin), never after, also when an extend
+    /// moved the deadline earlier.
     pub async fn lost(&self) {
         self.inner.lost.cancelled().await
     }
@@ -241,13 +249,13 @@ impl Lock {
     /// process would.
     #[doc(hidden)]
     pub fn abandon(self) {
-        self.inner.state.lock().unwrap().released = true;
+        self.inner.released.store(true, Ordering::Release);
         self.inner.done.cancel();
     }
 
     /// How many times the lock was extended.
     pub fn extensions(&self) -> u32 {
-        self.inner.state.lock().unwrap().extensions
+        self.inner.extensions.load(Ordering::Relaxed)
     }
 
     /// Sets the remaining time to live of the lock on every node where it is
@@ -257,50 +265,58 @@ impl Lock {
     /// Errors: `Lost` when a quorum says the key is no longer ours (the lost
     /// signal fires), `Connection` when too few nodes answered (the old
     /// validity still stands, shortened if `ttl` was shorter), `Closed` after
-    /// release.
+    /// release, `Forked` in a forked child.
+    ///
+    /// # Cancel safety
+    /// Dropping the future leaves the commands to finish in the background;
+    /// the deadline then keeps its old value.
     pub async fn extend(&self, ttl: Duration) -> Result<Duration> {
         extend(&self.inner, ttl).await
     }
 
-    /// Releases the lock on every node (each after its own earlier commands).
-    /// Returns when a quorum has answered; the rest completes in the background.
-    /// `Lost` tells that a quorum no longer held it: the lock had expired
-    /// before the release, so the critical section may have overlapped another.
+    /// Releases the lock on every node (each after this client's earlier
+    /// commands for the key there). Returns when a quorum has answered; the
+    /// rest completes in the background.
+    ///
+    /// `Lost` tells that the critical section may have run without the lock:
+    /// the lost signal had fired (validity ran out unextended, or a quorum
+    /// said the key was gone) and the release could not show it still held a
+    /// quorum — whatever the nodes answer, even when they do not answer.
     pub async fn release(&self) -> Result<Outcomes> {
-        release(&self.inner).await
+        release(&self.inner, None).await
+    }
+
+    /// Releases, then publishes `message` on `channel` on every node, on each
+    /// node after the release there.
+    pub(crate) async fn release_and_announce(
+        &self,
+        channel: &str,
+        message: &str,
+    ) -> Result<Outcomes> {
+        release(&self.inner, Some((channel, message))).await
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        self.inner.done.cancel();
-        let released = self.inner.state.lock().unwrap().released;
-        if !released {
-            let inner = self.inner.clone();
-            let rt = inner.client.shared.runtime.clone();
-            rt.spawn(async move {
-                let _ = release(&inner).await;
-            });
+        if self.inner.origin.forked() {
+            // The parent holds the lock; its runtime threads are not here.
+            return;
         }
+        if !self.inner.released.swap(true, Ordering::AcqRel) {
+            // Enqueued now, not from a spawned task, so that a later acquire
+            // of the same resource by this client queues behind the release.
+            send_release(&self.inner);
+        }
+        self.inner.done.cancel();
     }
-}
-
-fn send_to_all<F, Fut>(inner: &Inner, f: F) -> Vec<Pending>
-where
-    F: Fn(Arc<crate::node::Node>, Option<&crate::node::Reply>) -> Fut,
-    Fut: std::future::Future<Output = crate::node::Reply> + Send + 'static,
-{
-    let mut st = inner.state.lock().unwrap();
-    let none = vec![None; st.chains.len()];
-    let next = inner.client.then_each(&st.chains, &none, f);
-    st.chains = next.clone();
-    next
 }
 
 async fn extend(inner: &Inner, ttl: Duration) -> Result<Duration> {
     let client = &inner.client;
     client.config().check_ttl(ttl)?;
-    if inner.state.lock().unwrap().released {
+    inner.origin.check("lock")?;
+    if inner.released.load(Ordering::Acquire) {
         return Err(Error::Closed(format!(
             "{}: lock already released",
             inner.resource
@@ -312,44 +328,31 @@ async fn extend(inner: &Inner, ttl: Duration) -> Result<Duration> {
             outcomes: Outcomes::default(),
         });
     }
+    let nodes = client.nodes();
     let ttl_ms = ttl.as_millis() as u64;
     let start = Instant::now();
-    let chains = send_to_all(inner, |node, _| {
+    let extended = nodes.send(&inner.key, |_, node| {
         let (key, value) = (inner.key.clone(), inner.value.clone());
         async move { node.extend(&key, &value, ttl_ms).await }
     });
-    let (replies, verdict) = client.gather(&chains).await;
-    let outcomes = client.outcomes(&replies);
-    let new_deadline = start + ttl - client.config().drift(ttl);
-    let q = client.quorum();
-    let mut st = inner.state.lock().unwrap();
+    let (replies, verdict) = nodes.gather(&extended).await;
+    let outcomes = nodes.outcomes(&replies);
+    let new_deadline = validity::deadline(start, ttl, client.config());
+    let q = nodes.quorum();
     if verdict == Verdict::Reached && new_deadline > Instant::now() {
-        st.deadline = new_deadline;
-        st.extensions += 1;
-        // The lock is proven held on a quorum, so no one else can hold a
-        // quorum: each node that answers (now or later) that it lacks our key
-        // (refused at acquire time while a loser's key was still there, or
-        // restarted empty) gets it again with SET NX, which never takes a key
-        // from anyone. An expired lock is never re-created: this runs only
-        // after a quorum extend.
-        let (key, value) = (inner.key.clone(), inner.value.clone());
-        st.chains = client.after_each(&st.chains, move |node, extended| {
-            let (key, value) = (key.clone(), value.clone());
-            async move {
-                if extended.outcome == NodeOutcome::NotHeld {
-                    node.set_nx(&key, &value, ttl_ms).await
-                } else {
-                    extended
-                }
-            }
-        });
+        inner.deadline.send_replace(new_deadline);
+        inner.extensions.fetch_add(1, Ordering::Relaxed);
+        repair(inner, &extended, ttl_ms);
         return Ok(new_deadline.saturating_duration_since(Instant::now()));
     }
     // Nodes that did extend to a shorter ttl may now expire first: only the
     // earlier of the two deadlines is still known to hold on a quorum.
-    st.deadline = st.deadline.min(new_deadline);
+    inner.deadline.send_if_modified(|d| {
+        let earlier = new_deadline < *d;
+        *d = (*d).min(new_deadline);
+        earlier
+    });
     let not_held = outcomes.count(|o| *o == NodeOutcome::NotHeld);
-    drop(st);
     let message = format!(
         "{}: extend reached no quorum ({} needed)",
         inner.resource,
@@ -362,63 +365,124 @@ async fn extend(inner: &Inner, ttl: Duration) -> Result<Duration> {
     Err(Error::Connection { message, outcomes })
 }
 
-async fn release(inner: &Inner) -> Result<Outcomes> {
-    {
-        let mut st = inner.state.lock().unwrap();
-        if st.released {
-            return Err(Error::Closed(format!(
-                "{}: lock already released",
-                inner.resource
-            )));
+/// After a quorum extend — which proves the key was continuously ours on a
+/// quorum, so no one else can hold one — each node that answered (now or
+/// later) that it lacks our key (it refused at acquire time while a loser's
+/// key was still there, or restarted empty) gets it again with SET NX, which
+/// never takes a key from anyone. Each repair is queued behind that node's
+/// extend and checks, when it runs, that release has not begun: a repair
+/// never re-creates a key after (or while) the lock is released.
+fn repair(inner: &Inner, extended: &[Pending], ttl_ms: u64) {
+    let nodes = inner.client.nodes();
+    nodes.send(&inner.key, |i, node| {
+        let (key, value, extended) = (inner.key.clone(), inner.value.clone(), extended[i].clone());
+        let released = inner.released.clone();
+        async move {
+            let reply = extended.await;
+            if reply.outcome != NodeOutcome::NotHeld || released.load(Ordering::Acquire) {
+                return reply;
+            }
+            node.set_nx(&key, &value, ttl_ms).await
         }
-        st.released = true;
+    });
+}
+
+/// Enqueues the compare-and-delete on every node.
+fn send_release(inner: &Inner) -> Vec<Pending> {
+    let nodes = inner.client.nodes();
+    let ttl = inner.ttl;
+    nodes.send(&inner.key, |_, node| {
+        let (key, value, runtime) = (
+            inner.key.clone(),
+            inner.value.clone(),
+            nodes.runtime().clone(),
+        );
+        async move { release_on(&node, &runtime, &key, &value, ttl).await }
+    })
+}
+
+async fn release(inner: &Inner, announce: Option<(&str, &str)>) -> Result<Outcomes> {
+    inner.origin.check("lock")?;
+    if inner.released.swap(true, Ordering::AcqRel) {
+        return Err(Error::Closed(format!(
+            "{}: lock already released",
+            inner.resource
+        )));
     }
     inner.done.cancel();
-    let client = &inner.client;
-    let chains = send_to_all(inner, |node, _| {
-        let (key, value) = (inner.key.clone(), inner.value.clone());
-        async move { node.release(&key, &value).await }
+    let nodes = inner.client.nodes();
+    let released = send_release(inner);
+    // Each node's announcement is queued behind its release there: whoever
+    // hears it from a node finds the key gone on that node.
+    let announced = announce.map(|(channel, message)| {
+        nodes.send(&inner.key, |_, node| {
+            let (channel, message) = (channel.to_string(), message.to_string());
+            async move { Reply::of(node.publish(&channel, &message).await) }
+        })
     });
-    let (replies, verdict) = client.gather(&chains).await;
-    let outcomes = client.outcomes(&replies);
+    let (replies, verdict) = nodes.gather(&released).await;
+    if let Some(announced) = announced {
+        nodes.settle(&announced).await;
+    }
+    let outcomes = nodes.outcomes(&replies);
     if verdict == Verdict::Reached {
+        // A quorum still held our value at release: no one else could have
+        // held the lock meanwhile.
         return Ok(outcomes);
     }
-    let q = client.quorum();
-    let message = format!("{}: release reached no quorum", inner.resource);
-    if outcomes.count(|o| *o == NodeOutcome::NotHeld) > q.nodes() - q.size() {
+    let q = nodes.quorum();
+    let expired = Instant::now() >= *inner.deadline.borrow();
+    if inner.lost.is_cancelled()
+        || expired
+        || outcomes.count(|o| *o == NodeOutcome::NotHeld) > q.nodes() - q.size()
+    {
         inner.lost.cancel();
         return Err(Error::Lost {
-            message: format!("{}: the lock had expired before release", inner.resource),
+            message: format!(
+                "{}: the lock was lost before the release (its validity ran out or a quorum no longer held it); the critical section may have overlapped another holder",
+                inner.resource
+            ),
             outcomes,
         });
     }
-    Err(Error::Connection { message, outcomes })
+    Err(Error::Connection {
+        message: format!("{}: release reached no quorum", inner.resource),
+        outcomes,
+    })
 }
 
-/// Fires the lost signal at deadline - margin unless an extension moved the
-/// deadline in the meantime.
+/// Fires the lost signal at deadline - margin; re-arms whenever the deadline
+/// moves (an extend moves it later on success, earlier when a shorter extend
+/// failed).
 async fn watch_expiry(weak: Weak<Inner>) {
+    let (mut deadline, lost, done, margin) = {
+        let Some(inner) = weak.upgrade() else { return };
+        (
+            inner.deadline.subscribe(),
+            inner.lost.clone(),
+            inner.done.clone(),
+            inner.margin,
+        )
+    };
     loop {
-        let (warn_at, lost, done) = {
-            let Some(inner) = weak.upgrade() else { return };
-            let d = inner.state.lock().unwrap().deadline;
-            (
-                d.checked_sub(inner.margin).unwrap_or(d),
-                inner.lost.clone(),
-                inner.done.clone(),
-            )
-        };
+        let d = *deadline.borrow_and_update();
+        let warn_at = d.checked_sub(margin).unwrap_or(d);
         tokio::select! {
             _ = lost.cancelled() => return,
             _ = done.cancelled() => return,
+            changed = deadline.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                continue;
+            }
             _ = tokio::time::sleep_until(warn_at) => {}
         }
-        let Some(inner) = weak.upgrade() else { return };
-        let d = inner.state.lock().unwrap().deadline;
-        if Instant::now() + inner.margin >= d {
-            tracing::warn!(resource = %inner.resource, "lock validity about to end without extension: lost");
-            inner.lost.cancel();
+        if Instant::now() + margin >= *deadline.borrow() {
+            if let Some(inner) = weak.upgrade() {
+                tracing::warn!(resource = %inner.resource, "lock validity about to end without extension: lost");
+            }
+            lost.cancel();
             return;
         }
     }
@@ -441,7 +505,7 @@ async fn auto_extend(weak: Weak<Inner>, auto: AutoExtend) {
         if inner.lost.is_cancelled() {
             return;
         }
-        let extensions = inner.state.lock().unwrap().extensions;
+        let extensions = inner.extensions.load(Ordering::Relaxed);
         let capped = auto.max_extensions.is_some_and(|m| extensions >= m)
             || auto
                 .max_hold
@@ -453,7 +517,7 @@ async fn auto_extend(weak: Weak<Inner>, auto: AutoExtend) {
         match extend(&inner, ttl).await {
             Ok(_) => next = Instant::now() + interval,
             Err(e) if e.is_lost() => return,
-            Err(Error::Closed(_)) => return,
+            Err(Error::Closed(_)) | Err(Error::Forked(_)) => return,
             Err(e) => {
                 // Retry soon; watch_expiry reports the loss if this never works.
                 tracing::debug!(resource = %inner.resource, error = %e, "extend failed; retrying");

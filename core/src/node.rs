@@ -2,21 +2,40 @@
 //!
 //! Each node has exactly one multiplexed connection (a `ConnectionManager`,
 //! which reconnects in the background). Commands on it reach the server in the
-//! order they were issued, and `Lock` additionally waits for a node's acquire
-//! to settle before sending that node its extend or release, so a release can
-//! never overtake the acquire it undoes (see docs/safety.md).
+//! order they were issued. On top of that, every command of this client for a
+//! resource on a node goes through the node's per-key queue
+//! ([`Node::enqueue`]): it is sent only once the client's previous command for
+//! the same key on that node has settled. So a release never overtakes the
+//! acquire it undoes, and the next acquire of the same client never overtakes
+//! the release before it (see docs/safety.md).
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
 use redis::{Client, IntoConnectionInfo, RedisError, Value};
+use tokio::time::Instant;
 
 use crate::config::Tls;
 use crate::error::{Error, NodeOutcome, Result};
 use crate::scripts;
+
+/// A node command already running as a task; cloneable, so that the next
+/// command for the same key on the node, and the quorum gathering, can both
+/// wait for it.
+pub(crate) type Pending = Shared<BoxFuture<'static, Reply>>;
+
+/// The client's last unsettled command per key on one node.
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    tails: HashMap<String, (u64, Pending)>,
+}
 
 /// What a node answered, plus the data some commands return.
 #[derive(Debug, Clone)]
@@ -27,7 +46,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn of(outcome: NodeOutcome) -> Reply {
+    pub(crate) fn of(outcome: NodeOutcome) -> Reply {
         Reply {
             outcome,
             counter: None,
@@ -45,6 +64,7 @@ pub(crate) struct Node {
     client: Client,
     conn: ConnectionManager,
     timeout: Duration,
+    queue: Mutex<Queue>,
 }
 
 impl Node {
@@ -97,14 +117,66 @@ impl Node {
             client,
             conn,
             timeout,
+            queue: Mutex::new(Queue::default()),
         }))
     }
 
+    /// Runs `command` as a task once every command enqueued earlier for `key`
+    /// on this node has settled (each is bounded by the node timeout), and
+    /// returns its pending reply. `command` is not polled before then, so its
+    /// own timeout starts when it is sent.
+    pub fn enqueue(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        key: &str,
+        command: impl Future<Output = Reply> + Send + 'static,
+    ) -> Pending {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.next_id += 1;
+        let id = queue.next_id;
+        let previous = queue.tails.get(key).map(|(_, p)| p.clone());
+        let (node, owned_key) = (self.clone(), key.to_string());
+        let task = runtime.spawn(async move {
+            if let Some(p) = previous {
+                p.await;
+            }
+            let reply = command.await;
+            let mut queue = node.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if queue.tails.get(&owned_key).is_some_and(|(i, _)| *i == id) {
+                queue.tails.remove(&owned_key);
+            }
+            reply
+        });
+        let pending = async move {
+            task.await
+                .unwrap_or_else(|e| Reply::of(NodeOutcome::Error(format!("node task ended: {e}"))))
+        }
+        .boxed()
+        .shared();
+        queue.tails.insert(key.to_string(), (id, pending.clone()));
+        pending
+    }
+
+    /// Keys with commands still queued or in flight (for leak tests).
+    pub fn queued_keys(&self) -> usize {
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tails
+            .len()
+    }
+
+    /// One command with the node timeout. A reply read after the timeout
+    /// counts as a timeout even when it arrived in time: on a starved runtime
+    /// the reply may sit unread while the timer cannot fire, and accepting it
+    /// would stretch the time the acquisition believes it took.
     async fn timed<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, RedisError>>,
     ) -> Result<T, NodeOutcome> {
+        let sent = Instant::now();
         match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(_)) if sent.elapsed() > self.timeout => Err(NodeOutcome::Timeout),
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(NodeOutcome::Error(e.to_string())),
             Err(_) => Err(NodeOutcome::Timeout),
@@ -156,7 +228,7 @@ impl Node {
             match reply {
                 Ok((None, counter)) => return counted(counter.as_deref()),
                 Ok((Some(holder), _)) => return Reply::of(NodeOutcome::Held(Some(holder))),
-                Err(NodeOutcome::Error(e)) if e.to_lowercase().contains("syntax") => {
+                Err(NodeOutcome::Error(e)) if refused_as_syntax(&e) => {
                     tracing::info!(node = %self.name, "server refuses SET NX GET (Redis < 7.0); using SET + GET");
                     self.legacy_set_get.store(true, Ordering::Relaxed);
                 }
@@ -210,7 +282,7 @@ impl Node {
                 .arg(scripts::FENCE_MEMBER);
             match self.timed(cmd.query_async::<i64>(&mut conn)).await {
                 Ok(_) => return Reply::of(NodeOutcome::Ok),
-                Err(NodeOutcome::Error(e)) if e.contains("syntax") || e.contains("GT") => {
+                Err(NodeOutcome::Error(e)) if refused_as_syntax(&e) => {
                     tracing::info!(node = %self.name, "server lacks ZADD GT (Redis < 6.2); using a script");
                     self.legacy_zadd.store(true, Ordering::Relaxed);
                 }
@@ -291,6 +363,11 @@ impl Node {
         self.legacy_zadd.store(true, Ordering::Relaxed);
     }
 
+    /// True once the node uses a fallback command form.
+    pub fn uses_legacy_commands(&self) -> bool {
+        self.legacy_set_get.load(Ordering::Relaxed) || self.legacy_zadd.load(Ordering::Relaxed)
+    }
+
     /// Connects and loads the scripts, so that the first real operation
     /// costs one round trip instead of three. Best effort.
     pub async fn warm_up(&self) {
@@ -317,6 +394,14 @@ impl Node {
             Err(o) => o,
         }
     }
+}
+
+/// True when a server refused a command form it does not know (an older
+/// Redis answers `ERR syntax error` to `SET ... NX GET` and `ZADD ... GT`).
+/// Other errors, WRONGTYPE among them, are the key's problem, not the
+/// server's age, and must not switch the node to the fallback forms.
+fn refused_as_syntax(error: &str) -> bool {
+    error.to_ascii_lowercase().contains("syntax error") && !error.contains("WRONGTYPE")
 }
 
 /// The reply of a node that granted a fenced acquisition.
@@ -354,6 +439,15 @@ pub(crate) fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_syntax_errors_mean_an_old_server() {
+        assert!(super::refused_as_syntax("ERR syntax error"));
+        assert!(!super::refused_as_syntax(
+            "WRONGTYPE: Operation against a key holding the wrong kind of value"
+        ));
+        assert!(!super::refused_as_syntax("ERR value is not a valid float"));
+    }
+
     #[test]
     fn redact_hides_credentials() {
         assert_eq!(super::redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");

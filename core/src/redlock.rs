@@ -3,21 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::{BoxFuture, FutureExt, Shared};
-use futures::stream::{FuturesUnordered, StreamExt};
-use rand::Rng;
 use tokio::time::Instant;
 
 use crate::config::{check_resource, Config, MAX_DURATION};
-use crate::error::{Error, NodeOutcome, NodeReport, Outcomes, Result};
-use crate::fencing::FencingToken;
-use crate::lock::{AutoExtend, Lock};
-use crate::node::{Node, Reply};
+use crate::error::{Error, NodeOutcome, Outcomes, Result};
+use crate::fencing::{self, FencingToken};
+use crate::lock::{Acquired, AutoExtend, Lock};
+use crate::node::{Node, Pending, Reply};
+use crate::nodeset::NodeSet;
 use crate::quorum::{Quorum, Verdict};
-
-/// A node command already running as a task; cloneable so that the next
-/// command for the same node can wait for it (see `Lock`'s per-node order).
-pub(crate) type Pending = Shared<BoxFuture<'static, Reply>>;
+use crate::{random, validity};
 
 /// Options of one acquisition.
 #[derive(Debug, Clone, Default)]
@@ -53,10 +48,8 @@ impl LockOptions {
 pub const MAX_OWNER_LEN: usize = 256;
 
 pub(crate) struct Shared_ {
-    pub nodes: Vec<Arc<Node>>,
-    pub quorum: Quorum,
+    pub nodes: NodeSet,
     pub config: Config,
-    pub runtime: tokio::runtime::Handle,
 }
 
 /// A Redlock client over N independent Redis masters.
@@ -70,10 +63,9 @@ pub struct Redlock {
 
 impl std::fmt::Debug for Redlock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.shared.nodes.iter().map(|n| n.name.as_str()).collect();
         f.debug_struct("Redlock")
-            .field("nodes", &names)
-            .field("quorum", &self.shared.quorum.size())
+            .field("nodes", &self.shared.nodes.names())
+            .field("quorum", &self.shared.nodes.quorum().size())
             .finish()
     }
 }
@@ -105,17 +97,14 @@ impl Redlock {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let quorum = Quorum::new(nodes.len());
         for node in &nodes {
             let node = node.clone();
             runtime.spawn(async move { node.warm_up().await });
         }
         Ok(Redlock {
             shared: Arc::new(Shared_ {
-                nodes,
-                quorum,
+                nodes: NodeSet::new(nodes, runtime),
                 config,
-                runtime,
             }),
         })
     }
@@ -125,12 +114,16 @@ impl Redlock {
     }
 
     pub fn quorum(&self) -> Quorum {
-        self.shared.quorum
+        self.shared.nodes.quorum()
+    }
+
+    pub(crate) fn nodes(&self) -> &NodeSet {
+        &self.shared.nodes
     }
 
     /// Node addresses, in the order given (no passwords).
     pub fn node_names(&self) -> Vec<String> {
-        self.shared.nodes.iter().map(|n| n.name.clone()).collect()
+        self.shared.nodes.names()
     }
 
     /// The Redis key that holds a resource's lock.
@@ -142,13 +135,16 @@ impl Redlock {
     /// `Connection` (fewer than a quorum answered), each with per-node outcomes.
     ///
     /// # Cancel safety
-    /// Dropping the future before it completes leaves no lock behind for longer
-    /// than the ttl; node commands already sent finish in the background.
+    /// The attempt runs as a task of its own: dropping the future (a timeout,
+    /// `select!`, Ctrl-C in a binding) lets it finish, and a lock nobody
+    /// waits for any more is released at once, so no key outlives the
+    /// cancellation by more than a few node round trips.
     pub async fn try_acquire(&self, resource: &str, ttl: Duration) -> Result<Lock> {
         self.try_acquire_with(resource, ttl, &LockOptions::default())
             .await
     }
 
+    /// [`try_acquire`](Redlock::try_acquire) with options. Same cancel safety.
     pub async fn try_acquire_with(
         &self,
         resource: &str,
@@ -162,11 +158,16 @@ impl Redlock {
     /// Retries with randomized delays (`retry_delay` + up to `retry_jitter`)
     /// until the lock is acquired, `wait` is spent, or `retry_count` attempts
     /// were made. The last failure is returned.
+    ///
+    /// # Cancel safety
+    /// As [`try_acquire`](Redlock::try_acquire): an attempt in flight
+    /// completes and cleans up after itself.
     pub async fn acquire(&self, resource: &str, ttl: Duration, wait: Duration) -> Result<Lock> {
         self.acquire_with(resource, ttl, wait, &LockOptions::default())
             .await
     }
 
+    /// [`acquire`](Redlock::acquire) with options. Same cancel safety.
     pub async fn acquire_with(
         &self,
         resource: &str,
@@ -195,12 +196,8 @@ impl Redlock {
                 tracing::debug!(resource, attempts, "acquire gave up");
                 return Err(err);
             }
-            let jitter = if cfg.retry_jitter.is_zero() {
-                Duration::ZERO
-            } else {
-                rand::rng().random_range(Duration::ZERO..=cfg.retry_jitter)
-            };
-            tokio::time::sleep((cfg.retry_delay + jitter).min(left)).await;
+            let delay = cfg.retry_delay + random::jitter(cfg.retry_jitter);
+            tokio::time::sleep(delay.min(left)).await;
         }
     }
 
@@ -216,236 +213,23 @@ impl Redlock {
         Ok(())
     }
 
+    /// One attempt, as a task of its own (see the cancel safety notes).
     async fn attempt(&self, resource: &str, ttl: Duration, opts: &LockOptions) -> Result<Lock> {
-        let cfg = &self.shared.config;
-        let key = cfg.key_format.lock_key(resource);
-        let fence_key = cfg.key_format.fence_key(resource);
-        let token = new_token();
-        let value = match &opts.owner {
-            Some(owner) => format!("{token}:{owner}"),
-            None => token,
+        let attempt = Attempt {
+            client: self.clone(),
+            resource: resource.to_string(),
+            key: self.lock_key(resource),
+            fence_key: self.shared.config.key_format.fence_key(resource),
+            value: lock_value(opts.owner.as_deref())?,
+            ttl,
+            opts: opts.clone(),
         };
-        let ttl_ms = ttl.as_millis() as u64;
-        let drift = cfg.drift(ttl);
-        let start = Instant::now();
-
-        let chains: Vec<Pending> = self
-            .shared
-            .nodes
-            .iter()
-            .map(|node| {
-                let (node, key, fence_key, value) =
-                    (node.clone(), key.clone(), fence_key.clone(), value.clone());
-                let fenced = opts.fenced;
-                self.spawn(async move {
-                    if fenced {
-                        node.acquire_fenced(&key, &fence_key, &value, ttl_ms).await
-                    } else {
-                        node.set_nx(&key, &value, ttl_ms).await
-                    }
-                })
-            })
-            .collect();
-        let (replies, verdict) = self.gather(&chains).await;
-        let mut outcomes = self.outcomes(&replies);
-        let mut chains = chains;
-        let mut fencing_token = None;
-
-        let mut failure = None;
-        if verdict == Verdict::Reached && opts.fenced {
-            let max = replies
-                .iter()
-                .flatten()
-                .filter(|r| r.outcome == NodeOutcome::Ok)
-                .filter_map(|r| r.counter)
-                .max()
-                .unwrap_or(0);
-            let t = max + 1;
-            // Round 2 goes to every node (any quorum of raised counters will
-            // do), each after its round-1 command.
-            chains = self.then_each(&chains, &replies, |node, _| {
-                let fence_key = fence_key.clone();
-                async move { node.raise_fence(&fence_key, t).await }
-            });
-            let (raised, v2) = self.gather(&chains).await;
-            if v2 != Verdict::Reached {
-                outcomes = self.outcomes(&raised);
-                failure = Some("the fencing counter could not be raised on a quorum");
-            } else {
-                fencing_token = Some(FencingToken(t));
-            }
-            // `replies` stays round 1's: it tells where our key cannot be.
-        } else if verdict != Verdict::Reached {
-            failure = Some("no quorum granted the lock");
-        }
-
-        let elapsed = start.elapsed();
-        let validity = ttl.checked_sub(elapsed + drift).unwrap_or_default();
-        if failure.is_none() && validity.is_zero() {
-            failure = Some("the validity was used up while acquiring");
-        }
-        if let Some(why) = failure {
-            // Undo everywhere our key may be, each node after its own acquire,
-            // and wait for it, so the caller never returns with keys behind.
-            let undo = self.then_each(&chains, &replies, |node, reply| {
-                let (key, value) = (key.clone(), value.clone());
-                // A node that refused cannot hold our (fresh, random) value.
-                let refused = matches!(
-                    reply,
-                    Some(Reply {
-                        outcome: NodeOutcome::Held(_),
-                        ..
-                    })
-                );
-                async move {
-                    if refused {
-                        Reply {
-                            outcome: NodeOutcome::NotHeld,
-                            counter: None,
-                        }
-                    } else {
-                        node.release(&key, &value).await
-                    }
-                }
-            });
-            futures::future::join_all(undo).await;
-            let message = format!(
-                "{resource}: {why} (quorum {} of {})",
-                self.shared.quorum.size(),
-                self.shared.quorum.nodes()
-            );
-            tracing::debug!(%message, %outcomes, "acquire failed");
-            return Err(if self.shared.quorum.unreachable(&outcomes) {
-                Error::Connection { message, outcomes }
-            } else {
-                Error::NotAcquired { message, outcomes }
-            });
-        }
-        Ok(Lock::new(
-            self.clone(),
-            crate::lock::Acquired {
-                resource: resource.to_string(),
-                key,
-                value,
-                ttl,
-                deadline: start + ttl - drift,
-                fencing_token,
-                outcomes,
-                chains,
-                auto_extend: opts.auto_extend.clone(),
-            },
-        ))
-    }
-
-    pub(crate) fn spawn(
-        &self,
-        f: impl std::future::Future<Output = Reply> + Send + 'static,
-    ) -> Pending {
-        let handle = self.shared.runtime.spawn(f);
-        async move {
-            handle.await.unwrap_or_else(|e| Reply {
-                outcome: NodeOutcome::Error(format!("node task failed: {e}")),
-                counter: None,
-            })
-        }
-        .boxed()
-        .shared()
-    }
-
-    /// For each node, a new command that starts once the previous command on
-    /// that node settled. `f` sees the node's reply to an earlier round, when
-    /// it was awaited.
-    pub(crate) fn then_each<F, Fut>(
-        &self,
-        prev: &[Pending],
-        replies: &[Option<Reply>],
-        f: F,
-    ) -> Vec<Pending>
-    where
-        F: Fn(Arc<Node>, Option<&Reply>) -> Fut,
-        Fut: std::future::Future<Output = Reply> + Send + 'static,
-    {
         self.shared
             .nodes
-            .iter()
-            .zip(prev)
-            .zip(replies)
-            .map(|((node, prev), reply)| {
-                let prev = prev.clone();
-                let next = f(node.clone(), reply.as_ref());
-                self.spawn(async move {
-                    prev.await;
-                    next.await
-                })
-            })
-            .collect()
-    }
-
-    /// For each node, a follow-up that runs once the previous command on that
-    /// node settled and sees its reply.
-    pub(crate) fn after_each<F, Fut>(&self, prev: &[Pending], f: F) -> Vec<Pending>
-    where
-        F: Fn(Arc<Node>, Reply) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Reply> + Send + 'static,
-    {
-        let f = Arc::new(f);
-        self.shared
-            .nodes
-            .iter()
-            .zip(prev)
-            .map(|(node, prev)| {
-                let (node, prev, f) = (node.clone(), prev.clone(), f.clone());
-                self.spawn(async move {
-                    let reply = prev.await;
-                    f(node, reply).await
-                })
-            })
-            .collect()
-    }
-
-    /// Waits until the quorum of `Ok` is reached or has become impossible.
-    /// Replies not awaited are None; their commands go on in the background.
-    pub(crate) async fn gather(&self, chains: &[Pending]) -> (Vec<Option<Reply>>, Verdict) {
-        let q = self.shared.quorum;
-        let mut replies: Vec<Option<Reply>> = vec![None; chains.len()];
-        let mut pending: FuturesUnordered<_> = chains
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, f)| f.map(move |r| (i, r)))
-            .collect();
-        let (mut oks, mut fails) = (0, 0);
-        let mut verdict = Verdict::Open;
-        while let Some((i, reply)) = pending.next().await {
-            if reply.outcome == NodeOutcome::Ok {
-                oks += 1;
-            } else {
-                fails += 1;
-            }
-            replies[i] = Some(reply);
-            verdict = q.verdict(oks, fails);
-            if verdict != Verdict::Open {
-                break;
-            }
-        }
-        (replies, verdict)
-    }
-
-    pub(crate) fn outcomes(&self, replies: &[Option<Reply>]) -> Outcomes {
-        Outcomes(
-            self.shared
-                .nodes
-                .iter()
-                .zip(replies)
-                .map(|(n, r)| NodeReport {
-                    node: n.name.clone(),
-                    outcome: r
-                        .as_ref()
-                        .map(|r| r.outcome.clone())
-                        .unwrap_or(NodeOutcome::NotAwaited),
-                })
-                .collect(),
-        )
+            .runtime()
+            .spawn(attempt.run())
+            .await
+            .map_err(|e| Error::Internal(format!("acquire task ended: {e}")))?
     }
 
     /// The value that a quorum of nodes holds for a resource's lock key, if
@@ -453,33 +237,18 @@ impl Redlock {
     pub async fn holder_value(&self, resource: &str) -> Result<Option<String>> {
         check_resource(resource)?;
         let key = self.lock_key(resource);
-        let reads = self.shared.nodes.iter().map(|n| {
-            let key = key.clone();
-            async move { n.get(&key).await }
-        });
-        let results = futures::future::join_all(reads).await;
-        let mut outcomes = Vec::new();
-        let mut values: Vec<Option<String>> = Vec::new();
-        for (n, r) in self.shared.nodes.iter().zip(results) {
-            match r {
-                Ok(v) => {
-                    outcomes.push(NodeReport {
-                        node: n.name.clone(),
-                        outcome: NodeOutcome::Ok,
-                    });
-                    values.push(v);
-                }
-                Err(o) => outcomes.push(NodeReport {
-                    node: n.name.clone(),
-                    outcome: o,
-                }),
-            }
-        }
-        let q = self.shared.quorum.size();
+        let nodes = &self.shared.nodes;
+        let results = nodes.each(|n| n.get(&key)).await;
+        let values: Vec<Option<String>> = results.iter().filter_map(|r| r.clone().ok()).collect();
+        let q = nodes.quorum().size();
         if values.len() < q {
+            let outcomes = nodes.report(results.into_iter().map(|r| match r {
+                Ok(_) => NodeOutcome::Ok,
+                Err(o) => o,
+            }));
             return Err(Error::Connection {
                 message: format!("{resource}: fewer than {q} nodes answered"),
-                outcomes: Outcomes(outcomes),
+                outcomes,
             });
         }
         Ok(majority(values.iter().flatten().map(String::as_str), q).map(str::to_string))
@@ -496,28 +265,35 @@ impl Redlock {
 
     /// PING every node; returns per-node outcomes (for health checks).
     pub async fn ping(&self) -> Outcomes {
-        let pings = self.shared.nodes.iter().map(|n| n.ping());
-        let res = futures::future::join_all(pings).await;
-        Outcomes(
-            self.shared
-                .nodes
-                .iter()
-                .zip(res)
-                .map(|(n, o)| NodeReport {
-                    node: n.name.clone(),
-                    outcome: o,
-                })
-                .collect(),
-        )
+        let nodes = &self.shared.nodes;
+        let res = nodes.each(|n| n.ping()).await;
+        nodes.report(res.into_iter())
     }
 
     /// Test hook: use the command forms for servers older than Redis 6.2 on
     /// every node (the fallbacks otherwise chosen when a server refuses).
     #[doc(hidden)]
     pub fn assume_legacy_servers(&self) {
-        for n in &self.shared.nodes {
+        for n in self.shared.nodes.iter() {
             n.assume_legacy_server();
         }
+    }
+
+    /// Test hook: how many nodes switched to the fallback command forms.
+    #[doc(hidden)]
+    pub fn nodes_on_legacy_commands(&self) -> usize {
+        self.shared
+            .nodes
+            .iter()
+            .filter(|n| n.uses_legacy_commands())
+            .count()
+    }
+
+    /// Test hook: keys with commands still queued or in flight, summed over
+    /// the nodes (0 once every operation settled: the queues keep nothing).
+    #[doc(hidden)]
+    pub fn queued_keys(&self) -> usize {
+        self.shared.nodes.iter().map(|n| n.queued_keys()).sum()
     }
 
     /// The latency floor of any quorum operation: PING every node in
@@ -526,33 +302,178 @@ impl Redlock {
     #[doc(hidden)]
     pub async fn quorum_round_trip(&self) -> Duration {
         let start = Instant::now();
-        let chains: Vec<Pending> = self
-            .shared
-            .nodes
-            .iter()
-            .map(|n| {
-                let n = n.clone();
-                self.spawn(async move {
-                    Reply {
-                        outcome: n.ping().await,
-                        counter: None,
-                    }
-                })
-            })
-            .collect();
-        self.gather(&chains).await;
+        let nodes = &self.shared.nodes;
+        let pings = nodes.send(
+            "redlead:ping",
+            |_, n| async move { Reply::of(n.ping().await) },
+        );
+        nodes.gather(&pings).await;
         start.elapsed()
     }
+}
 
-    /// Publishes a message on every node (best effort, waits for all).
-    pub(crate) async fn publish_all(&self, channel: &str, message: &str) {
-        let pubs = self
-            .shared
-            .nodes
-            .iter()
-            .map(|n| n.publish(channel, message));
-        futures::future::join_all(pubs).await;
+/// One acquisition attempt: the Redlock steps, each named.
+struct Attempt {
+    client: Redlock,
+    resource: String,
+    key: String,
+    fence_key: String,
+    value: String,
+    ttl: Duration,
+    opts: LockOptions,
+}
+
+impl Attempt {
+    async fn run(self) -> Result<Lock> {
+        let nodes = &self.client.shared.nodes;
+        let cfg = &self.client.shared.config;
+        let start = Instant::now();
+        let taken = self.take_keys();
+        let (replies, verdict) = nodes.gather(&taken).await;
+        let mut outcomes = nodes.outcomes(&replies);
+        let mut fencing_token = None;
+        let mut failure = None;
+        if verdict != Verdict::Reached {
+            failure = Some("no quorum granted the lock".to_string());
+        } else if self.opts.fenced {
+            let token = fencing::next_token(&replies);
+            let raised = fencing::raise(nodes, &self.key, &self.fence_key, &taken, token);
+            let (raise_replies, v2) = nodes.gather(&raised).await;
+            if v2 == Verdict::Reached {
+                fencing_token = Some(FencingToken(token));
+            } else {
+                outcomes = nodes.outcomes(&raise_replies);
+                failure = Some(
+                    "the fencing counter could not be raised on a quorum of the nodes that granted the lock"
+                        .to_string(),
+                );
+            }
+        }
+        let deadline = validity::deadline(start, self.ttl, cfg);
+        let least = validity::least_to_succeed(self.ttl, cfg);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if failure.is_none() && left < least {
+            failure = Some(format!(
+                "only {left:?} of validity was left after acquiring, less than the safety margin {least:?}"
+            ));
+        }
+        if let Some(why) = failure {
+            self.undo(&taken).await;
+            let q = nodes.quorum();
+            let message = format!(
+                "{}: {why} (quorum {} of {})",
+                self.resource,
+                q.size(),
+                q.nodes()
+            );
+            tracing::debug!(%message, %outcomes, "acquire failed");
+            return Err(if q.unreachable(&outcomes) {
+                Error::Connection { message, outcomes }
+            } else {
+                Error::NotAcquired { message, outcomes }
+            });
+        }
+        Ok(Lock::new(
+            self.client.clone(),
+            Acquired {
+                resource: self.resource,
+                key: self.key,
+                value: self.value,
+                ttl: self.ttl,
+                deadline,
+                fencing_token,
+                outcomes,
+                auto_extend: self.opts.auto_extend,
+            },
+        ))
     }
+
+    /// Step 1: `SET key value NX PX ttl` on every node (fenced: with the
+    /// node's fencing counter read in the same pipeline).
+    fn take_keys(&self) -> Vec<Pending> {
+        let ttl_ms = self.ttl.as_millis() as u64;
+        let fenced = self.opts.fenced;
+        self.client.shared.nodes.send(&self.key, |_, node| {
+            let (key, fence_key, value) =
+                (self.key.clone(), self.fence_key.clone(), self.value.clone());
+            async move {
+                if fenced {
+                    node.acquire_fenced(&key, &fence_key, &value, ttl_ms).await
+                } else {
+                    node.set_nx(&key, &value, ttl_ms).await
+                }
+            }
+        })
+    }
+
+    /// A failed attempt deletes its key wherever it may be, each node after
+    /// its own SET, and waits for that, so the caller never returns with keys
+    /// behind. A node that answered "held by another" cannot hold our fresh
+    /// random value and is skipped.
+    async fn undo(&self, taken: &[Pending]) {
+        let nodes = &self.client.shared.nodes;
+        let ttl = self.ttl;
+        let undo = nodes.send(&self.key, |i, node| {
+            let (key, value, taken) = (self.key.clone(), self.value.clone(), taken[i].clone());
+            let runtime = nodes.runtime().clone();
+            async move {
+                if matches!(taken.await.outcome, NodeOutcome::Held(_)) {
+                    return Reply::of(NodeOutcome::NotHeld);
+                }
+                release_on(&node, &runtime, &key, &value, ttl).await
+            }
+        });
+        nodes.settle(&undo).await;
+    }
+}
+
+/// Compare-and-delete on one node. When the node's answer is unknown (timeout,
+/// connection error), the command may still run later — or an earlier SET of
+/// ours sent on a connection that was then replaced may: so the delete is
+/// sent again, through the key's queue, until the node answers or the ttl has
+/// passed (after which any key of ours has expired anyway).
+pub(crate) async fn release_on(
+    node: &Arc<Node>,
+    runtime: &tokio::runtime::Handle,
+    key: &str,
+    value: &str,
+    ttl: Duration,
+) -> Reply {
+    let reply = node.release(key, value).await;
+    if !reply.outcome.is_answer() {
+        let (node2, rt, key, value) = (
+            node.clone(),
+            runtime.clone(),
+            key.to_string(),
+            value.to_string(),
+        );
+        runtime.spawn(async move {
+            let give_up = Instant::now() + ttl;
+            let mut delay = Duration::from_millis(50);
+            while Instant::now() < give_up {
+                tokio::time::sleep(delay).await;
+                let (n, k, v) = (node2.clone(), key.clone(), value.clone());
+                let again = node2
+                    .enqueue(&rt, &key, async move { n.release(&k, &v).await })
+                    .await;
+                if again.outcome.is_answer() {
+                    tracing::debug!(node = %node2.name, key, "delayed release settled");
+                    return;
+                }
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        });
+    }
+    reply
+}
+
+/// `<token>` or `<token>:<owner>`, the token fresh from the OS.
+fn lock_value(owner: Option<&str>) -> Result<String> {
+    let token = random::token()?;
+    Ok(match owner {
+        Some(owner) => format!("{token}:{owner}"),
+        None => token,
+    })
 }
 
 /// The value that at least `q` of the values equal, if any.
@@ -569,20 +490,11 @@ pub(crate) fn majority<'a>(values: impl Iterator<Item = &'a str>, q: usize) -> O
 
 /// The owner part of a lock value `<32 hex token>:<owner>`.
 pub fn owner_of(value: &str) -> Option<&str> {
-    let (token, owner) = value.split_at_checked(TOKEN_HEX_LEN)?;
+    let (token, owner) = value.split_at_checked(random::TOKEN_HEX_LEN)?;
     if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     owner.strip_prefix(':')
-}
-
-const TOKEN_HEX_LEN: usize = 32;
-
-/// 128 bits from the thread-local CSPRNG, as 32 hex digits; new for every
-/// acquisition so that no two acquisitions ever share a value.
-pub(crate) fn new_token() -> String {
-    let bits: u128 = rand::rng().random();
-    format!("{bits:032x}")
 }
 
 pub(crate) fn check_owner(owner: &str) -> Result<()> {
@@ -606,19 +518,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_128_bit_hex_and_distinct() {
-        let a = new_token();
-        let b = new_token();
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-    }
-
-    #[test]
     fn owner_is_read_back_from_the_value() {
-        let v = format!("{}:node-a:1", new_token());
+        let token = random::token().unwrap();
+        let v = format!("{token}:node-a:1");
         assert_eq!(owner_of(&v), Some("node-a:1"));
-        assert_eq!(owner_of(&new_token()), None);
+        assert_eq!(owner_of(&token), None);
         assert_eq!(owner_of("short"), None);
     }
 

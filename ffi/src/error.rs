@@ -70,6 +70,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> redlead_status {
         ErrorKind::Timeout => REDLEAD_ERR_TIMEOUT,
         ErrorKind::Closed => REDLEAD_ERR_CLOSED,
         ErrorKind::WrongThread => REDLEAD_ERR_WRONG_THREAD,
+        ErrorKind::Forked => REDLEAD_ERR_FORKED,
         ErrorKind::Internal => REDLEAD_ERR_INTERNAL,
         _ => REDLEAD_ERR_INTERNAL,
     }
