@@ -1,0 +1,149 @@
+//! The node list, the client built on it, and keeping passwords out of
+//! every line redlead prints.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use redlead::{Config, NodeOutcome, Redlock};
+use tokio::time::Instant;
+
+use crate::args::Global;
+use crate::exit::{Failure, UNAVAILABLE};
+
+/// Passwords (and user:password pairs) seen in node URLs; every line redlead
+/// prints, its logs included, has them replaced by `***`.
+fn secrets() -> &'static Mutex<Vec<String>> {
+    static SECRETS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Remembers the credentials of a URL so that [`scrub`] hides them.
+fn remember_credentials(url: &str) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return;
+    };
+    let Some(at) = rest.rfind('@') else { return };
+    let userinfo = &rest[..at];
+    let mut s = secrets().lock().unwrap_or_else(|p| p.into_inner());
+    // Longest first, so that "user:pass" goes before "pass" alone.
+    s.push(userinfo.to_string());
+    if let Some((_, password)) = userinfo.split_once(':') {
+        s.push(password.to_string());
+    }
+    s.retain(|x| x.len() >= 3);
+    s.sort_by_key(|x| std::cmp::Reverse(x.len()));
+    s.dedup();
+}
+
+/// The text with every remembered credential replaced by `***`.
+pub fn scrub(text: &str) -> String {
+    let s = secrets().lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = text.to_string();
+    for secret in s.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// The URL with its user:password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// The node URLs from `--node` (repeatable) or `REDLEAD_NODES`.
+pub fn urls(global: &Global) -> Result<Vec<String>, Failure> {
+    let urls: Vec<String> = global
+        .nodes
+        .iter()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    for u in &urls {
+        remember_credentials(u);
+    }
+    if urls.is_empty() {
+        return Err(Failure::usage(
+            "no nodes: give --node URL (repeatable) or REDLEAD_NODES=redis://host:port,...",
+        ));
+    }
+    Ok(urls)
+}
+
+/// The client's configuration from the global flags.
+pub fn config(global: &Global) -> Config {
+    Config::default().with_node_timeout(global.node_timeout)
+}
+
+/// A client over the nodes of the command line. Nothing is dialled yet.
+pub fn client(global: &Global) -> Result<Redlock, Failure> {
+    let urls = urls(global)?;
+    Ok(Redlock::new(&urls, config(global))?)
+}
+
+/// Waits until a quorum of the nodes answers PING, for at most about
+/// `connect_timeout` x 3: a fresh client connects on first use, so one PING
+/// that times out says little. Fails with status 69 and what each node said.
+pub async fn require_quorum(redlock: &Redlock) -> Result<(), Failure> {
+    let q = redlock.quorum();
+    let give_up = Instant::now() + redlock.config().connect_timeout * 3;
+    loop {
+        let outcomes = redlock.ping().await;
+        let ok = outcomes.count(|o| *o == NodeOutcome::Ok);
+        if ok >= q.size() {
+            tracing::debug!(%outcomes, "nodes reachable");
+            return Ok(());
+        }
+        if Instant::now() >= give_up {
+            return Err(Failure::new(
+                UNAVAILABLE,
+                format!(
+                    "nodes unreachable: {ok} of {} answered, a quorum needs {} [{outcomes}]",
+                    q.nodes(),
+                    q.size()
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `<hostname>:<pid>`, the default owner label and candidate id.
+pub fn default_owner() -> String {
+    let mut buf = [0u8; 256];
+    // Safety: the buffer is valid for its length; gethostname NUL-terminates
+    // on success when the name fits, and we look for the NUL ourselves.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let host = if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "localhost".to_string()
+    };
+    format!("{host}:{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_scrubbed_and_redacted() {
+        remember_credentials("redis://admin:s3cr3t-pw@10.0.0.1:6379/0");
+        assert_eq!(
+            scrub("cannot connect to redis://admin:s3cr3t-pw@10.0.0.1:6379/0"),
+            "cannot connect to redis://***@10.0.0.1:6379/0"
+        );
+        assert_eq!(scrub("password s3cr3t-pw refused"), "password *** refused");
+        assert_eq!(
+            redact("rediss://u:p@ss@h:1"),
+            "rediss://***@h:1",
+            "a password may contain @"
+        );
+        assert_eq!(redact("redis://h:1"), "redis://h:1");
+    }
+}
