@@ -196,8 +196,9 @@ def test_forked_child_exits_promptly_with_the_parents_live_election(nodes, res):
         "while not e.is_leader: time.sleep(0.01)\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
+        "    print('child leader:', e.is_leader, flush=True)\n"
         "    try:\n"
-        "        e.is_leader and e.stop()\n"
+        "        e.stop()\n"
         "    except redlead.RedleadError as err:\n"
         "        print('child:', 'fork' in str(err), flush=True)\n"
         "    sys.exit(0)  # runs atexit: must not wait on the parent's election\n"
@@ -210,6 +211,7 @@ def test_forked_child_exits_promptly_with_the_parents_live_election(nodes, res):
     took = time.monotonic() - t
     print(f"fork + child exit + parent exit took {took:.2f} s")
     assert out.returncode == 0, out.stderr.decode()
+    assert b"child leader: False" in out.stdout
     assert b"child: True" in out.stdout
     assert b"parent: child status 0 still leader True" in out.stdout
     assert took < 5
