@@ -32,7 +32,7 @@ pub struct Child {
 pub fn check_program(cmd: &[String]) -> Result<(), Failure> {
     let Some(program) = cmd.first() else {
         return Err(Failure::usage(
-            "missing command: give it after `--`, e.g. redlead lock RESOURCE -- CMD [ARGS...]",
+            "missing command: give it after `--`: RESOURCE [OPTIONS] -- CMD [ARGS...]",
         ));
     };
     let found = if program.contains('/') {

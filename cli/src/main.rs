@@ -90,15 +90,32 @@ fn usage_error(e: clap::Error) -> u8 {
         }
         _ => {
             let text = e.render().to_string();
-            let mut parts = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.starts_with("error:") || l.starts_with("tip:"))
-                .map(|l| l.trim_start_matches("error:").trim().to_string())
-                .collect::<Vec<_>>();
+            // clap's message: "error: ..." with indented continuation lines
+            // (the missing arguments), a blank line, usage, maybe a tip.
+            let mut parts: Vec<String> = Vec::new();
+            let mut in_error = false;
+            for line in text.lines() {
+                let l = line.trim();
+                if let Some(rest) = l.strip_prefix("error:") {
+                    parts.push(rest.trim().to_string());
+                    in_error = true;
+                } else if l.is_empty() || l.starts_with("Usage:") {
+                    in_error = false;
+                } else if l.starts_with("tip:") {
+                    parts.push(l.to_string());
+                } else if in_error {
+                    if let Some(last) = parts.last_mut() {
+                        last.push(' ');
+                        last.push_str(l);
+                    }
+                }
+            }
             let after_dashes = std::env::args().any(|a| a == "--");
             if e.kind() == ErrorKind::UnknownArgument && !after_dashes && parts.len() == 1 {
-                parts.push("the command to run goes after `--`: redlead lock RESOURCE [OPTIONS] -- CMD [ARGS...]".into());
+                parts.push(
+                    "the command to run goes after `--`: RESOURCE [OPTIONS] -- CMD [ARGS...]"
+                        .into(),
+                );
             }
             if parts.is_empty() {
                 parts.push(
