@@ -3,7 +3,11 @@
 //! Each node listens on a free loopback port chosen by binding port 0, keeps its
 //! data in its own temporary directory (AOF with `appendfsync always`, so a
 //! restart keeps what the node acknowledged), and is stopped by its pid. Faults
-//! are real: SIGKILL, SIGSTOP/SIGCONT and restart on the same port.
+//! are real: SIGKILL, SIGSTOP/SIGCONT and restart on the same port; network
+//! faults per link come from a toxiproxy server ([`toxiproxy`]).
+
+pub mod toxiproxy;
+pub use toxiproxy::{Direction, ProxiedCluster, Proxy, Toxiproxy};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
