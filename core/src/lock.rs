@@ -14,7 +14,7 @@ use crate::fencing::FencingToken;
 use crate::fork::Origin;
 use crate::node::{Pending, Reply};
 use crate::quorum::Verdict;
-use crate::redlock::{release_on, Redlock};
+use crate::redlock::{note_unsure, release_on, Redlock, Unsure};
 use crate::validity;
 
 /// Keep a lock alive in the background (opt-in).
@@ -102,6 +102,7 @@ pub(crate) struct Acquired {
     pub fencing_token: Option<FencingToken>,
     pub outcomes: Outcomes,
     pub auto_extend: Option<AutoExtend>,
+    pub unsure: Unsure,
 }
 
 struct Inner {
@@ -120,6 +121,8 @@ struct Inner {
     /// A watch, so that the lost signal re-arms whenever it moves.
     deadline: watch::Sender<Instant>,
     extensions: AtomicU32,
+    /// Nodes where a command that may set our key had an unknown outcome.
+    unsure: Unsure,
     /// Set when release begins (also by drop); read by queued repairs at the
     /// moment they run, so none re-creates a key after the release.
     released: Arc<AtomicBool>,
@@ -160,6 +163,7 @@ impl Lock {
             origin: Origin::here(),
             deadline: watch::Sender::new(a.deadline),
             extensions: AtomicU32::new(0),
+            unsure: a.unsure,
             released: Arc::new(AtomicBool::new(false)),
             lost: CancellationToken::new(),
             done: CancellationToken::new(),
@@ -376,13 +380,15 @@ fn repair(inner: &Inner, extended: &[Pending], ttl_ms: u64) {
     let nodes = inner.client.nodes();
     nodes.send(&inner.key, |i, node| {
         let (key, value, extended) = (inner.key.clone(), inner.value.clone(), extended[i].clone());
-        let released = inner.released.clone();
+        let (released, unsure) = (inner.released.clone(), inner.unsure.clone());
         async move {
             let reply = extended.await;
             if reply.outcome != NodeOutcome::NotHeld || released.load(Ordering::Acquire) {
                 return reply;
             }
-            node.set_nx(&key, &value, ttl_ms).await
+            let repaired = node.set_nx(&key, &value, ttl_ms).await;
+            note_unsure(&unsure, i, &repaired);
+            repaired
         }
     });
 }
@@ -391,13 +397,17 @@ fn repair(inner: &Inner, extended: &[Pending], ttl_ms: u64) {
 fn send_release(inner: &Inner) -> Vec<Pending> {
     let nodes = inner.client.nodes();
     let ttl = inner.ttl;
-    nodes.send(&inner.key, |_, node| {
+    nodes.send(&inner.key, |i, node| {
         let (key, value, runtime) = (
             inner.key.clone(),
             inner.value.clone(),
             nodes.runtime().clone(),
         );
-        async move { release_on(&node, &runtime, &key, &value, ttl).await }
+        let unsure = inner.unsure.clone();
+        async move {
+            let was_unsure = unsure[i].load(Ordering::Acquire);
+            release_on(&node, &runtime, &key, &value, ttl, was_unsure).await
+        }
     })
 }
 

@@ -1,5 +1,6 @@
 //! The client: N nodes, a quorum, and the acquire algorithm.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -223,6 +224,7 @@ impl Redlock {
             value: lock_value(opts.owner.as_deref())?,
             ttl,
             opts: opts.clone(),
+            unsure: unsure(self.shared.nodes.quorum().nodes()),
         };
         self.shared
             .nodes
@@ -321,6 +323,7 @@ struct Attempt {
     value: String,
     ttl: Duration,
     opts: LockOptions,
+    unsure: Unsure,
 }
 
 impl Attempt {
@@ -384,6 +387,7 @@ impl Attempt {
                 fencing_token,
                 outcomes,
                 auto_extend: self.opts.auto_extend,
+                unsure: self.unsure.clone(),
             },
         ))
     }
@@ -393,15 +397,18 @@ impl Attempt {
     fn take_keys(&self) -> Vec<Pending> {
         let ttl_ms = self.ttl.as_millis() as u64;
         let fenced = self.opts.fenced;
-        self.client.shared.nodes.send(&self.key, |_, node| {
+        self.client.shared.nodes.send(&self.key, |i, node| {
             let (key, fence_key, value) =
                 (self.key.clone(), self.fence_key.clone(), self.value.clone());
+            let unsure = self.unsure.clone();
             async move {
-                if fenced {
+                let reply = if fenced {
                     node.acquire_fenced(&key, &fence_key, &value, ttl_ms).await
                 } else {
                     node.set_nx(&key, &value, ttl_ms).await
-                }
+                };
+                note_unsure(&unsure, i, &reply);
+                reply
             }
         })
     }
@@ -417,30 +424,52 @@ impl Attempt {
             let (key, value, taken) = (self.key.clone(), self.value.clone(), taken[i].clone());
             let runtime = nodes.runtime().clone();
             async move {
-                if matches!(taken.await.outcome, NodeOutcome::Held(_)) {
+                let taken = taken.await;
+                if matches!(taken.outcome, NodeOutcome::Held(_)) {
                     return Reply::of(NodeOutcome::NotHeld);
                 }
-                release_on(&node, &runtime, &key, &value, ttl).await
+                let unsure = !taken.outcome.is_answer();
+                release_on(&node, &runtime, &key, &value, ttl, unsure).await
             }
         });
         nodes.settle(&undo).await;
     }
 }
 
-/// Compare-and-delete on one node. When the node's answer is unknown (timeout,
-/// connection error), the command may still run later — or an earlier SET of
-/// ours sent on a connection that was then replaced may: so the delete is
-/// sent again, through the key's queue, until the node answers or the ttl has
-/// passed (after which any key of ours has expired anyway).
+/// Per node: was the outcome of any command that may have set this lock's
+/// key there unknown (a timeout, a connection error)? Such a command may
+/// still run later — a command written to a connection that was then
+/// replaced can reach the server after commands on the new one.
+pub(crate) type Unsure = Arc<[AtomicBool]>;
+
+pub(crate) fn unsure(nodes: usize) -> Unsure {
+    (0..nodes).map(|_| AtomicBool::new(false)).collect()
+}
+
+/// Records an unknown outcome of a command that may set the key on node `i`.
+pub(crate) fn note_unsure(unsure: &Unsure, i: usize, reply: &Reply) {
+    if !reply.outcome.is_answer() {
+        unsure[i].store(true, Ordering::Release);
+    }
+}
+
+/// Compare-and-delete on node `i`. When the delete's own outcome is unknown,
+/// or a command that may set our key there had an unknown outcome, the
+/// delete is sent again, through the key's queue, with growing delays (50 ms
+/// doubling to 1 s) until the ttl has passed: a late `SET` of ours then finds
+/// itself deleted within a second instead of blocking others for a whole
+/// ttl. Deleting our own value again is always harmless: no one else ever
+/// holds it.
 pub(crate) async fn release_on(
     node: &Arc<Node>,
     runtime: &tokio::runtime::Handle,
     key: &str,
     value: &str,
     ttl: Duration,
+    was_unsure: bool,
 ) -> Reply {
     let reply = node.release(key, value).await;
-    if !reply.outcome.is_answer() {
+    if was_unsure || !reply.outcome.is_answer() {
         let (node2, rt, key, value) = (
             node.clone(),
             runtime.clone(),
@@ -450,18 +479,20 @@ pub(crate) async fn release_on(
         runtime.spawn(async move {
             let give_up = Instant::now() + ttl;
             let mut delay = Duration::from_millis(50);
-            while Instant::now() < give_up {
+            let mut deleted = 0;
+            while Instant::now() + delay < give_up {
                 tokio::time::sleep(delay).await;
                 let (n, k, v) = (node2.clone(), key.clone(), value.clone());
                 let again = node2
                     .enqueue(&rt, &key, async move { n.release(&k, &v).await })
                     .await;
-                if again.outcome.is_answer() {
-                    tracing::debug!(node = %node2.name, key, "delayed release settled");
-                    return;
+                if again.outcome == NodeOutcome::Ok {
+                    deleted += 1;
+                    tracing::info!(node = %node2.name, key, "deleted a late key of a released lock");
                 }
                 delay = (delay * 2).min(Duration::from_secs(1));
             }
+            tracing::debug!(node = %node2.name, key, deleted, "delete retries over");
         });
     }
     reply
