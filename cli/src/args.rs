@@ -22,8 +22,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// A Redis master, redis://[user:password@]host:port[/db] or rediss:// (repeat
-    /// for each node; a quorum is N/2+1). Passwords are never printed.
+    /// A Redis master: redis://HOST:PORT, with credentials
+    /// redis://USER:PASSWORD@HOST:PORT/DB, rediss:// for TLS. Repeat for each
+    /// node; a quorum is N/2+1. Passwords are never printed.
     #[arg(
         short = 'n',
         long = "node",
@@ -49,24 +50,36 @@ pub enum Command {
     /// Run CMD while holding a lock (like flock / consul lock).
     ///
     /// Acquires a fenced lock on RESOURCE (waiting up to --wait), runs CMD
-    /// with the fencing token in its environment, keeps the lock extended
-    /// while CMD runs and releases it when CMD exits; redlead exits with CMD's
-    /// status. If the lock cannot be kept, CMD is sent SIGTERM --grace plus
-    /// the safety margin before the validity ends and SIGKILL after --grace,
-    /// and redlead exits with 75. SIGINT, SIGTERM and SIGHUP are forwarded to
-    /// CMD (which runs in its own process group); the lock is released once CMD
-    /// has exited. If redlead itself dies, the kernel kills CMD.
+    /// with the fencing token in REDLEAD_FENCING_TOKEN (and REDLEAD_RESOURCE),
+    /// keeps the lock extended while CMD runs and releases it when CMD exits;
+    /// redlead exits with CMD's status.
+    ///
+    /// If the lock cannot be kept (extensions keep failing, or a quorum says
+    /// it is gone), CMD gets SIGTERM while the lock is still valid — at the
+    /// latest --grace plus the safety margin, max(ttl/10, 2 x node timeout),
+    /// before the validity ends — and SIGKILL --grace later, so it is gone
+    /// before anyone else can take the lock; redlead then exits with 75.
+    ///
+    /// SIGINT, SIGTERM and SIGHUP are forwarded to CMD, which runs in a
+    /// process group of its own; the lock is released once CMD has exited. If
+    /// redlead itself dies, the kernel kills CMD (SIGKILL).
     #[command(after_help = STATUS_HELP)]
     Lock(LockArgs),
     /// Run CMD only while this candidate leads (like etcdctl elect).
     ///
     /// Campaigns for RESOURCE as --id. When elected, runs CMD with
-    /// REDLEAD_TERM (the term, also its fencing token) and REDLEAD_LEADER_ID.
-    /// When leadership ends (renewals failed, taken over), CMD is sent SIGTERM,
-    /// then SIGKILL after --grace, both before the lease runs out; then
-    /// redlead campaigns again (with --once it exits with 75). If CMD exits by
-    /// itself while leading, redlead resigns (a follower takes over at once)
-    /// and exits with CMD's status.
+    /// REDLEAD_TERM (the term, which is also its fencing token, in
+    /// REDLEAD_FENCING_TOKEN), REDLEAD_LEADER_ID and REDLEAD_RESOURCE.
+    ///
+    /// When leadership ends (renewals failed, taken over), CMD gets SIGTERM,
+    /// then SIGKILL --grace later, both a safety margin before the lease
+    /// runs out; then redlead campaigns again (with --once it exits with 75).
+    ///
+    /// If CMD exits by itself while leading, redlead resigns (a follower takes
+    /// over within milliseconds) and exits with CMD's status. SIGINT, SIGTERM
+    /// and SIGHUP are forwarded to a running CMD (then as above); a follower
+    /// exits at once with 128 + the signal. If redlead itself dies, the kernel
+    /// kills CMD (SIGKILL).
     #[command(after_help = STATUS_HELP)]
     Elect(ElectArgs),
     /// Show who holds resources, per node and as the quorum sees it.
@@ -106,12 +119,12 @@ pub struct LockArgs {
     pub fencing_env: String,
 
     /// Owner label stored with the lock, shown by `redlead status`
-    /// (default <hostname>:<pid>).
+    /// (default HOSTNAME:PID).
     #[arg(long, value_name = "LABEL")]
     pub owner: Option<String>,
 
     /// The command to run, after `--`.
-    #[arg(last = true, value_name = "CMD")]
+    #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
 }
 
@@ -120,7 +133,7 @@ pub struct ElectArgs {
     /// The resource to lead (any name shared by all candidates).
     pub resource: String,
 
-    /// This candidate's id, unique among the candidates (default <hostname>:<pid>).
+    /// This candidate's id, unique among the candidates (default HOSTNAME:PID).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
@@ -139,7 +152,7 @@ pub struct ElectArgs {
     pub once: bool,
 
     /// The command to run while leading, after `--`.
-    #[arg(last = true, value_name = "CMD")]
+    #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
 }
 

@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(e)),
     };
-    init_logs(cli.global.verbose);
+    // The demo speaks for itself; the library's warnings about the faults
+    // it injects on purpose would only clutter it.
+    let quiet = matches!(cli.command, Command::Demo(_));
+    init_logs(cli.global.verbose, if quiet { "error" } else { "warn" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("redlead-rt")
@@ -133,11 +136,11 @@ fn usage_error(e: clap::Error) -> u8 {
 
 /// `REDLEAD_LOG` (EnvFilter directives) or the -v count; on stderr, with
 /// node passwords scrubbed from every line.
-fn init_logs(verbose: u8) {
+fn init_logs(verbose: u8, default: &str) {
     let filter = match std::env::var("REDLEAD_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
         _ => EnvFilter::new(match verbose {
-            0 => "warn",
+            0 => default,
             1 => "info",
             2 => "debug",
             _ => "trace",

@@ -112,7 +112,7 @@ pub async fn require_quorum(redlock: &Redlock) -> Result<(), Failure> {
     }
 }
 
-/// `<hostname>:<pid>`, the default owner label and candidate id.
+/// `HOSTNAME:PID`, the default owner label and candidate id.
 pub fn default_owner() -> String {
     let mut buf = [0u8; 256];
     // Safety: the buffer is valid for its length; gethostname NUL-terminates

@@ -17,7 +17,6 @@ use crate::args::{Global, StatusArgs};
 use crate::child::Signals;
 use crate::exit::{Failure, UNAVAILABLE};
 use crate::nodes;
-use crate::timing::show;
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -273,7 +272,7 @@ fn table(report: &Report) -> String {
             };
             let ttl = n
                 .ttl_ms
-                .map(|ms| show(Duration::from_millis(ms as u64)))
+                .map(|ms| format!("{:.3}s", ms as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into());
             let fence = n.fence.map(|f| f.to_string()).unwrap_or_else(|| "-".into());
             s.push_str(&format!(

@@ -342,9 +342,8 @@ async fn scenario(clock: &Clock, nodes: &mut [LocalNode], args: &DemoArgs) -> Re
         "at most 1 (sampled every 2 ms)",
         most <= 1,
     );
-    for e in &cands.elections {
-        let _ = e.stop().await;
-    }
+    // All at once, so that no follower takes over from a stopping leader.
+    futures::future::join_all(cands.elections.iter().map(|e| e.stop())).await;
     let _ = printer.await;
     println!(
         "\n-- summary (ttl {}, {} nodes, {} candidates) --",
