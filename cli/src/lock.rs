@@ -37,6 +37,20 @@ pub async fn run(global: &Global, args: LockArgs) -> Result<u8, Failure> {
         ));
     };
     tracing::info!(resource = %args.resource, %owner, token = token.get(), validity = %show(lock.validity()), "lock acquired");
+    if lock.validity() <= stop_before_end {
+        // A slow acquisition: CMD would be told to stop the moment it started.
+        let left = lock.validity();
+        let _ = lock.release().await;
+        return Err(Failure::new(
+            NOT_ACQUIRED,
+            format!(
+                "{}: acquired with only {} of validity left, less than --grace plus the safety margin ({}); CMD not started",
+                args.resource,
+                show(left),
+                show(stop_before_end)
+            ),
+        ));
+    }
     let lock = Arc::new(lock);
     let extender = tokio::spawn(keep_extended(lock.clone(), args.ttl, global.node_timeout));
 

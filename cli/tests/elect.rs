@@ -24,9 +24,15 @@ fn runs(path: &std::path::Path) -> Vec<(String, u64, i32)> {
         .collect()
 }
 
+/// Running: exists and is not a zombie (a killed CMD is reparented, and
+/// whoever reaps orphans here may take its time).
 fn alive(pid: i32) -> bool {
-    // Safety: signal 0 only checks for existence.
-    unsafe { libc::kill(pid, 0) == 0 }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 #[test]
@@ -88,6 +94,12 @@ fn three_candidates_run_cmd_on_exactly_one_and_fail_over_when_it_dies() {
     while runs(&log).len() < 2 && t.elapsed() < Duration::from_secs(8) {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(3500),
+        "takeover after {took:?} (ttl 2s)"
+    );
+    // Long enough for a wrong second taker to show up.
     std::thread::sleep(Duration::from_millis(1000));
     let all = runs(&log);
     assert_eq!(all.len(), 2, "exactly one new leader ran CMD: {all:?}");
@@ -95,9 +107,7 @@ fn three_candidates_run_cmd_on_exactly_one_and_fail_over_when_it_dies() {
     assert!(all[1].1 > term, "a new, higher term");
     println!(
         "checked: old CMD killed with its redlead; {} took over (term {}) after {:?}",
-        all[1].0,
-        all[1].1,
-        t.elapsed()
+        all[1].0, all[1].1, took
     );
 
     // SIGTERM to everyone: forwarded to CMD (sleep dies), the leader resigns.
@@ -143,4 +153,61 @@ fn cmd_exiting_while_leading_resigns_and_passes_its_status() {
         "resigned: released"
     );
     println!("checked: CMD's 9 passed through, leadership released");
+}
+
+#[test]
+fn once_leader_stops_cmd_before_its_lease_ends_when_a_quorum_freezes() {
+    let mut cluster = Cluster::start(5);
+    let dir = tempdir();
+    let (started, termed) = (dir.path().join("started"), dir.path().join("term"));
+    let script = format!(
+        "trap 'date +%s%N > {term}; exit 143' TERM; echo $$ > {started}; while true; do sleep 0.05; done",
+        term = termed.display(),
+        started = started.display()
+    );
+    let child = redlead(&cluster)
+        .args([
+            "elect",
+            "fragile-lead",
+            "--id",
+            "only",
+            "--ttl",
+            "2s",
+            "--once",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_file(&started, Duration::from_secs(10)),
+        "CMD never started"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let frozen_at = now_ns();
+    for i in 0..3 {
+        cluster.nodes[i].freeze();
+    }
+    println!("injected: SIGSTOP to 3 of 5 nodes while the leader's CMD runs (ttl 2s)");
+    let out = wait_output(child, Duration::from_secs(10));
+    for i in 0..3 {
+        cluster.nodes[i].thaw();
+    }
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let term_ns: u128 = std::fs::read_to_string(&termed)
+        .expect("CMD got SIGTERM")
+        .trim()
+        .parse()
+        .unwrap();
+    let after = Duration::from_nanos((term_ns - frozen_at) as u64);
+    println!("checked: status 75; SIGTERM reached CMD {after:?} after the freeze (the lease ends < 2s after it)");
+    assert!(
+        after < Duration::from_millis(1800),
+        "SIGTERM came {after:?} after the freeze"
+    );
 }
