@@ -2,6 +2,7 @@
 //! than one value lives with the command that uses it; the library validates
 //! ttls and ids itself (one place for each rule).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +36,20 @@ pub struct Global {
         global = true
     )]
     pub nodes: Vec<String>,
+
+    /// PEM file of the CA that signed the nodes' TLS certificates (rediss://
+    /// nodes; without it, the public webpki roots are trusted).
+    #[arg(long, value_name = "FILE", env = "REDLEAD_TLS_CA", global = true)]
+    pub tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate, for nodes that require client authentication
+    /// (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM key of the client certificate (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
 
     /// How long one node may take to answer one command.
     #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = duration, global = true)]

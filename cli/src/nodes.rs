@@ -1,10 +1,11 @@
 //! The node list, the client built on it, and keeping passwords out of
 //! every line redlead prints.
 
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use redlead::{Config, NodeOutcome, Redlock};
+use redlead::{Config, NodeOutcome, Redlock, Tls};
 use tokio::time::Instant;
 
 use crate::args::Global;
@@ -74,15 +75,34 @@ pub fn urls(global: &Global) -> Result<Vec<String>, Failure> {
     Ok(urls)
 }
 
-/// The client's configuration from the global flags.
-pub fn config(global: &Global) -> Config {
-    Config::default().with_node_timeout(global.node_timeout)
+/// The client's configuration from the global flags (the library checks
+/// the values, the PEM files included).
+pub fn config(global: &Global) -> Result<Config, Failure> {
+    let mut config = Config::default().with_node_timeout(global.node_timeout);
+    let read = |flag: &str, path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| Failure::usage(format!("{flag} {}: cannot read: {e}", path.display())))
+    };
+    let mut tls = match &global.tls_ca {
+        Some(ca) => Some(Tls::with_root_ca(read("--tls-ca", ca)?)),
+        None => None,
+    };
+    if let (Some(cert), Some(key)) = (&global.tls_cert, &global.tls_key) {
+        tls = Some(
+            tls.unwrap_or_default()
+                .with_client_cert(read("--tls-cert", cert)?, read("--tls-key", key)?),
+        );
+    }
+    if let Some(tls) = tls {
+        config = config.with_tls(tls);
+    }
+    Ok(config)
 }
 
 /// A client over the nodes of the command line. Nothing is dialled yet.
 pub fn client(global: &Global) -> Result<Redlock, Failure> {
     let urls = urls(global)?;
-    Ok(Redlock::new(&urls, config(global))?)
+    Ok(Redlock::new(&urls, config(global)?)?)
 }
 
 /// Waits until a quorum of the nodes answers PING, for at most about

@@ -130,14 +130,30 @@ impl Reader {
 
 pub async fn run(global: &Global, args: StatusArgs) -> Result<u8, Failure> {
     let urls = nodes::urls(global)?;
-    let redlock = Redlock::new(&urls, nodes::config(global))?;
+    let redlock = Redlock::new(&urls, nodes::config(global)?)?;
+    let tls = redlock.config().tls.clone();
     let names = redlock.node_names();
     let mut readers = urls
         .iter()
         .zip(names)
         .map(|(url, name)| {
-            let client = redis::Client::open(url.as_str())
-                .map_err(|e| Failure::usage(format!("bad node URL {}: {e}", nodes::redact(url))))?;
+            let client = match &tls {
+                // The library's TLS settings, for our own connections too.
+                Some(t) if url.starts_with("rediss://") => redis::Client::build_with_tls(
+                    url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: t.client_cert_pem.clone().zip(t.client_key_pem.clone()).map(
+                            |(client_cert, client_key)| redis::ClientTlsConfig {
+                                client_cert,
+                                client_key,
+                            },
+                        ),
+                        root_cert: t.root_ca_pem.clone(),
+                    },
+                ),
+                _ => redis::Client::open(url.as_str()),
+            }
+            .map_err(|e| Failure::usage(format!("bad node URL {}: {e}", nodes::redact(url))))?;
             Ok(Reader {
                 name,
                 client,

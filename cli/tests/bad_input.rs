@@ -81,6 +81,18 @@ fn bad_input_gets_one_line_and_its_status() {
         126,
         "cannot execute",
     );
+    check(
+        &["--tls-ca", "/no/such/ca.pem", "lock", "r", "--", "true"],
+        Some(down),
+        64,
+        "--tls-ca",
+    );
+    check(
+        &["--tls-cert", "c.pem", "lock", "r", "--", "true"],
+        Some(down),
+        64,
+        "--tls-key",
+    );
     let bad_url = format!("redis://admin:{SECRET}@bad host:x");
     check(
         &["lock", "r", "--", "true"],
