@@ -527,7 +527,7 @@ impl Inner {
 /// back to the retry interval.
 const FAST_RETRIES: u32 = 4;
 /// The first fast retry waits up to this long, each later one twice as long.
-const FAST_STEP: Duration = Duration::from_millis(5);
+const FAST_STEP: Duration = Duration::from_millis(2);
 
 /// What a follower waits for before its next attempt.
 enum Wait {
