@@ -16,6 +16,20 @@
 //! - [`Election`] builds leader election on fenced locks: terms, fail-safe
 //!   step-down, fast handover on resign, observers.
 //!
+//! # Where each idea lives
+//! - `node`: one Redis master, its commands, and its per-key queue (a
+//!   client's commands for one key on one node run in order, each after the
+//!   previous one settled).
+//! - `nodeset`: the N nodes as one: fan a command out, gather to the quorum.
+//! - `quorum`: N/2 + 1 and the early verdict.
+//! - `redlock`: the client and one acquisition attempt as named steps.
+//! - `fencing`: the token and the two fencing rounds.
+//! - `validity`: ttl - elapsed - drift, and the one safety margin.
+//! - `lock`: extend, repair, release, the lost signal, auto-extend.
+//! - `election`: the campaign, leadership, events.
+//! - `random`: lock values and jitter from the kernel (fork-safe).
+//! - `fork`: what an object made in another process may still say.
+//!
 //! # What Redlock assumes
 //! Safety rests on bounded clock drift between the nodes and the client, and on
 //! the client not pausing longer than the safety margin between checking its
