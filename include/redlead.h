@@ -486,6 +486,16 @@ enum redlead_status redlead_election_config_set_retry_interval_ms(struct redlead
                                                                   struct redlead_error **error_out);
 
 /**
+ * How long `redlead_election_free` waits for an event callback that is
+ * still running (> 0; default 5000). After it, the free returns
+ * `REDLEAD_ERR_TIMEOUT` having stopped the campaign, released the lock and
+ * freed the election; the closure's `drop` runs when the callback returns.
+ */
+enum redlead_status redlead_election_config_set_stop_timeout_ms(struct redlead_election_config *config,
+                                                                uint64_t stop_timeout_ms,
+                                                                struct redlead_error **error_out);
+
+/**
  * How long before the lock's validity ends a leader that could not renew
  * steps down (> 0).
  */
@@ -557,7 +567,13 @@ enum redlead_status redlead_election_resign(const struct redlead_election *elect
 
 /**
  * Stops campaigning, resigns if leading, waits until no callback runs and
- * the closure's `drop` has run, then frees the election. NULL is a no-op
+ * the closure's `drop` has run, then frees the election. Blocks for about
+ * one round trip, plus at most the stop timeout
+ * (`redlead_election_config_set_stop_timeout_ms`, default 5 s) behind a
+ * callback that is still running: then it returns `REDLEAD_ERR_TIMEOUT`,
+ * having freed the election anyway (the closure's `drop` runs when the
+ * callback returns). A second free of the same election, also from another
+ * thread while the first runs, returns `REDLEAD_ERR_INVALID_ARGUMENT`. NULL is a no-op
  * (`REDLEAD_OK`). Called from inside the election's own callback it returns
  * `REDLEAD_ERR_WRONG_THREAD` and frees nothing (free it from another thread).
  * In a forked child it returns `REDLEAD_ERR_FORKED` and frees nothing.

@@ -17,6 +17,7 @@
 use std::ffi::CStr;
 use std::os::raw::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 
@@ -124,12 +125,25 @@ pub(crate) fn run_fallible(
     }
 }
 
-/// A handle type: starts with a magic number that `take_box` overwrites.
+/// A handle type: carries a magic number that `take_box` claims atomically.
 pub trait Handle {
     const MAGIC: u64;
     const NAME: &'static str;
-    fn magic(&self) -> u64;
-    fn set_magic(&mut self, m: u64);
+    fn magic(&self) -> &AtomicU64;
+}
+
+/// Declares a handle type (the struct has a `magic: AtomicU64` field): its
+/// magic number and name, written once.
+macro_rules! handle {
+    ($ty:ident, $magic:expr) => {
+        impl crate::boundary::Handle for $ty {
+            const MAGIC: u64 = $magic;
+            const NAME: &'static str = stringify!($ty);
+            fn magic(&self) -> &std::sync::atomic::AtomicU64 {
+                &self.magic
+            }
+        }
+    };
 }
 
 const DEAD: u64 = 0xdead_dead_dead_dead;
@@ -146,7 +160,7 @@ fn check_ptr<T: Handle>(p: *const T, name: &str) -> FfiResult<()> {
     }
     // SAFETY: non-NULL and aligned; the caller promises it came from this
     // library. Reading the magic catches the common misuses (see module docs).
-    let magic = unsafe { (*p).magic() };
+    let magic = unsafe { (*p).magic().load(Ordering::Acquire) };
     if magic != T::MAGIC {
         return Err(FfiError::invalid(format!(
             "{name} is not a live {} (already freed, or another type)",
@@ -163,16 +177,28 @@ pub(crate) fn arg_ref<'a, T: Handle>(p: *const T, name: &str) -> FfiResult<&'a T
     Ok(unsafe { &*p })
 }
 
-/// Takes back ownership of a handle for freeing; NULL gives `None`.
+/// Takes back ownership of a handle for freeing; NULL gives `None`. The
+/// magic number is claimed with a compare-exchange, so of two threads freeing
+/// one handle at once exactly one gets it and the other an error, never a
+/// double free (while the first still runs; after it returned the memory is
+/// gone, see the module docs).
 pub(crate) fn take_box<T: Handle>(p: *mut T, name: &str) -> FfiResult<Option<Box<T>>> {
     if p.is_null() {
         return Ok(None);
     }
     check_ptr(p, name)?;
-    // SAFETY: checked above; created by `into_handle`, freed only here.
-    let mut b = unsafe { Box::from_raw(p) };
-    b.set_magic(DEAD);
-    Ok(Some(b))
+    // SAFETY: checked above; the caller promises the handle is not freed yet.
+    let claimed = unsafe { (*p).magic() }
+        .compare_exchange(T::MAGIC, DEAD, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    if !claimed {
+        return Err(FfiError::invalid(format!(
+            "{name} is not a live {} (already freed, or being freed by another thread)",
+            T::NAME
+        )));
+    }
+    // SAFETY: created by `into_handle`, and this thread alone claimed it.
+    Ok(Some(unsafe { Box::from_raw(p) }))
 }
 
 /// Gives a new handle to C.

@@ -17,20 +17,11 @@ use crate::error::{redlead_error, redlead_status, FfiError};
 /// what they need, so the client may be freed while they live. Thread-safety:
 /// every function taking a client may be called from many threads at once.
 pub struct redlead_client {
-    magic: u64,
+    magic: std::sync::atomic::AtomicU64,
     pub(crate) redlock: Redlock,
 }
 
-impl Handle for redlead_client {
-    const MAGIC: u64 = 0x7265_646c_636c_6930;
-    const NAME: &'static str = "redlead_client";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_client, 0x7265_646c_636c_6930);
 
 /// Creates a client. `node_urls` is a borrowed array of `node_count`
 /// NUL-terminated UTF-8 URLs (`redis://[user:password@]host:port[/db]`,
@@ -71,7 +62,7 @@ pub extern "C" fn redlead_client_new(
         write_out(
             client_out,
             into_handle(redlead_client {
-                magic: redlead_client::MAGIC,
+                magic: std::sync::atomic::AtomicU64::new(redlead_client::MAGIC),
                 redlock,
             }),
         );

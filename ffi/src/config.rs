@@ -17,44 +17,27 @@ use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 /// set it from two threads at once (reading it in two `redlead_client_new`
 /// calls at once is safe).
 pub struct redlead_config {
-    magic: u64,
+    magic: std::sync::atomic::AtomicU64,
     pub(crate) config: Config,
     pub(crate) runtime_threads: Option<usize>,
 }
 
-impl Handle for redlead_config {
-    const MAGIC: u64 = 0x7265_646c_6366_6730;
-    const NAME: &'static str = "redlead_config";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_config, 0x7265_646c_6366_6730);
 
 /// Settings of an election, built with `redlead_election_config_set_*`.
 ///
 /// Ownership, lifetime and thread-safety as for `redlead_config`:
 /// `redlead_election_start` copies it.
 pub struct redlead_election_config {
-    magic: u64,
+    magic: std::sync::atomic::AtomicU64,
     pub(crate) ttl: Option<Duration>,
     pub(crate) renew_interval: Option<Duration>,
     pub(crate) retry_interval: Option<Duration>,
     pub(crate) step_down_margin: Option<Duration>,
+    pub(crate) stop_timeout: Option<Duration>,
 }
 
-impl Handle for redlead_election_config {
-    const MAGIC: u64 = 0x7265_646c_6563_6630;
-    const NAME: &'static str = "redlead_election_config";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_election_config, 0x7265_646c_6563_6630);
 
 /// `arg_ref` for a setter: the builder is mutated through its pointer.
 fn config_mut<'a, T: Handle>(p: *mut T, name: &str) -> FfiResult<&'a mut T> {
@@ -88,7 +71,7 @@ pub extern "C" fn redlead_config_new() -> *mut redlead_config {
             return std::ptr::null_mut();
         }
         into_handle(redlead_config {
-            magic: redlead_config::MAGIC,
+            magic: std::sync::atomic::AtomicU64::new(redlead_config::MAGIC),
             config: Config::default(),
             runtime_threads: None,
         })
@@ -324,11 +307,12 @@ pub extern "C" fn redlead_election_config_new() -> *mut redlead_election_config 
             return std::ptr::null_mut();
         }
         into_handle(redlead_election_config {
-            magic: redlead_election_config::MAGIC,
+            magic: std::sync::atomic::AtomicU64::new(redlead_election_config::MAGIC),
             ttl: None,
             renew_interval: None,
             retry_interval: None,
             step_down_margin: None,
+            stop_timeout: None,
         })
     })
 }
@@ -380,6 +364,23 @@ pub extern "C" fn redlead_election_config_set_retry_interval_ms(
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
         c.retry_interval = Some(millis("retry_interval_ms", retry_interval_ms)?);
+        Ok(())
+    })
+}
+
+/// How long `redlead_election_free` waits for an event callback that is
+/// still running (> 0; default 5000). After it, the free returns
+/// `REDLEAD_ERR_TIMEOUT` having stopped the campaign, released the lock and
+/// freed the election; the closure's `drop` runs when the callback returns.
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_stop_timeout_ms(
+    config: *mut redlead_election_config,
+    stop_timeout_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.stop_timeout = Some(millis("stop_timeout_ms", stop_timeout_ms)?);
         Ok(())
     })
 }

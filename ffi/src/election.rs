@@ -1,6 +1,7 @@
 //! Election handles: campaign for a resource, events through a closure.
 
 use std::os::raw::c_char;
+use std::sync::Arc;
 
 use redlead_core::{Election, ElectionConfig};
 
@@ -19,20 +20,12 @@ use crate::runtime;
 /// function taking an election may be called from many threads at once,
 /// including from its own callback, except `redlead_election_free` there.
 pub struct redlead_election {
-    magic: u64,
-    election: Election,
+    magic: std::sync::atomic::AtomicU64,
+    /// Shared with calls in flight (see `redlead_lock`).
+    election: Arc<Election>,
 }
 
-impl Handle for redlead_election {
-    const MAGIC: u64 = 0x7265_646c_656c_6530;
-    const NAME: &'static str = "redlead_election";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_election, 0x7265_646c_656c_6530);
 
 /// Starts campaigning for `resource` as `candidate_id` (both borrowed
 /// NUL-terminated UTF-8, copied; the id 1..=256 bytes). `config` is borrowed
@@ -74,6 +67,9 @@ pub extern "C" fn redlead_election_start(
             if c.step_down_margin.is_some() {
                 cfg.step_down_margin = c.step_down_margin;
             }
+            if let Some(t) = c.stop_timeout {
+                cfg.stop_timeout = t;
+            }
         }
         closure.set_own_id(id);
         let rt = runtime::get(None)?;
@@ -84,8 +80,8 @@ pub extern "C" fn redlead_election_start(
         write_out(
             election_out,
             into_handle(redlead_election {
-                magic: redlead_election::MAGIC,
-                election,
+                magic: std::sync::atomic::AtomicU64::new(redlead_election::MAGIC),
+                election: Arc::new(election),
             }),
         );
         Ok(())
@@ -149,7 +145,8 @@ pub extern "C" fn redlead_election_leader(
         if buf.is_null() && buf_len > 0 {
             return Err(FfiError::invalid("buf must not be NULL when buf_len > 0"));
         }
-        let leader = runtime::block_on(e.election.leader())??;
+        let election = e.election.clone();
+        let leader = runtime::block_on(election.leader())??;
         let size = crate::boundary::write_c_str(buf, buf_len, leader.as_deref());
         write_out(needed, size);
         Ok(())
@@ -166,8 +163,8 @@ pub extern "C" fn redlead_election_resign(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let e = arg_ref(election, "election")?;
-        let resigned = runtime::block_on(e.election.resign())??;
+        let election = arg_ref(election, "election")?.election.clone();
+        let resigned = runtime::block_on(election.resign())??;
         if !resigned_out.is_null() {
             check_out(resigned_out, "resigned_out")?;
             write_out(resigned_out, resigned as u8);
@@ -177,7 +174,13 @@ pub extern "C" fn redlead_election_resign(
 }
 
 /// Stops campaigning, resigns if leading, waits until no callback runs and
-/// the closure's `drop` has run, then frees the election. NULL is a no-op
+/// the closure's `drop` has run, then frees the election. Blocks for about
+/// one round trip, plus at most the stop timeout
+/// (`redlead_election_config_set_stop_timeout_ms`, default 5 s) behind a
+/// callback that is still running: then it returns `REDLEAD_ERR_TIMEOUT`,
+/// having freed the election anyway (the closure's `drop` runs when the
+/// callback returns). A second free of the same election, also from another
+/// thread while the first runs, returns `REDLEAD_ERR_INVALID_ARGUMENT`. NULL is a no-op
 /// (`REDLEAD_OK`). Called from inside the election's own callback it returns
 /// `REDLEAD_ERR_WRONG_THREAD` and frees nothing (free it from another thread).
 /// In a forked child it returns `REDLEAD_ERR_FORKED` and frees nothing.
@@ -197,8 +200,17 @@ pub extern "C" fn redlead_election_free(
                 "redlead_election_free called from the election's own callback; it would wait for itself",
             ));
         }
-        runtime::block_on(e.election.stop())??;
-        drop(take_box(election, "election")?);
+        // Claimed before the wait, so a concurrent second free fails cleanly.
+        let Some(owned) = take_box(election, "election")? else {
+            return Ok(());
+        };
+        let stopped = runtime::block_on(owned.election.stop());
+        // Freed whatever stop said: after a Timeout (a handler still blocked
+        // past stop_timeout) leadership has ended and the key is released;
+        // the closure's drop runs on the event thread when the handler
+        // returns.
+        drop(owned);
+        stopped??;
         Ok(())
     })
 }

@@ -159,22 +159,13 @@ pub(crate) const ERROR_MAGIC: u64 = 0x7265_646c_6572_7230; // "redlerr0"
 /// reading it from several threads at once is safe; freeing it while another
 /// thread reads it is not.
 pub struct redlead_error {
-    magic: u64,
+    magic: std::sync::atomic::AtomicU64,
     status: redlead_status,
     message: CString,
     nodes: Vec<(CString, redlead_outcome, CString)>,
 }
 
-impl crate::boundary::Handle for redlead_error {
-    const MAGIC: u64 = ERROR_MAGIC;
-    const NAME: &'static str = "redlead_error";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_error, ERROR_MAGIC);
 
 fn c_string(s: String) -> CString {
     CString::new(s.replace('\0', "\\0")).unwrap_or_default()
@@ -188,7 +179,7 @@ impl redlead_error {
             e.message
         };
         redlead_error {
-            magic: ERROR_MAGIC,
+            magic: std::sync::atomic::AtomicU64::new(ERROR_MAGIC),
             status: e.status,
             message: c_string(message),
             nodes: e

@@ -1,6 +1,7 @@
 //! Lock handles: acquire, extend, release.
 
 use std::os::raw::c_char;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redlead_core::{Lock, LockOptions};
@@ -21,20 +22,13 @@ pub const REDLEAD_LOCK_FENCED: u32 = 1;
 /// independent of the client it came from. Thread-safety: every function
 /// taking a lock may be called from many threads at once.
 pub struct redlead_lock {
-    magic: u64,
-    lock: Lock,
+    magic: std::sync::atomic::AtomicU64,
+    /// Shared with calls in flight, so that no borrow of the handle's memory
+    /// spans a network wait (the handle may be freed meanwhile).
+    lock: Arc<Lock>,
 }
 
-impl Handle for redlead_lock {
-    const MAGIC: u64 = 0x7265_646c_6c63_6b30;
-    const NAME: &'static str = "redlead_lock";
-    fn magic(&self) -> u64 {
-        self.magic
-    }
-    fn set_magic(&mut self, m: u64) {
-        self.magic = m;
-    }
-}
+handle!(redlead_lock, 0x7265_646c_6c63_6b30);
 
 fn options(flags: u32) -> FfiResult<LockOptions> {
     if flags & !REDLEAD_LOCK_FENCED != 0 {
@@ -54,8 +48,8 @@ fn give(lock_out: *mut *mut redlead_lock, lock: Lock) {
     write_out(
         lock_out,
         into_handle(redlead_lock {
-            magic: redlead_lock::MAGIC,
-            lock,
+            magic: std::sync::atomic::AtomicU64::new(redlead_lock::MAGIC),
+            lock: Arc::new(lock),
         }),
     );
 }
@@ -81,7 +75,7 @@ pub extern "C" fn redlead_lock_try_acquire(
         check_out(lock_out, "lock_out")?;
         let opts = options(flags)?;
         let ttl = Duration::from_millis(ttl_ms);
-        let rl = &client.redlock;
+        let rl = client.redlock.clone();
         let lock = runtime::block_on(rl.try_acquire_with(resource, ttl, &opts))??;
         give(lock_out, lock);
         Ok(())
@@ -110,7 +104,7 @@ pub extern "C" fn redlead_lock_acquire(
             Duration::from_millis(ttl_ms),
             Duration::from_millis(wait_ms),
         );
-        let rl = &client.redlock;
+        let rl = client.redlock.clone();
         let lock = runtime::block_on(rl.acquire_with(resource, ttl, wait, &opts))??;
         give(lock_out, lock);
         Ok(())
@@ -128,8 +122,8 @@ pub extern "C" fn redlead_lock_extend(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let lock = arg_ref(lock, "lock")?;
-        runtime::block_on(lock.lock.extend(Duration::from_millis(ttl_ms)))??;
+        let lock = arg_ref(lock, "lock")?.lock.clone();
+        runtime::block_on(lock.extend(Duration::from_millis(ttl_ms)))??;
         Ok(())
     })
 }
@@ -144,8 +138,8 @@ pub extern "C" fn redlead_lock_release(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let lock = arg_ref(lock, "lock")?;
-        runtime::block_on(lock.lock.release())??;
+        let lock = arg_ref(lock, "lock")?.lock.clone();
+        runtime::block_on(lock.release())??;
         Ok(())
     })
 }

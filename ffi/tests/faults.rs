@@ -6,7 +6,7 @@ use std::os::raw::c_char;
 use std::ptr;
 use std::time::{Duration, Instant};
 
-use redlead::client::{redlead_client, redlead_client_free, redlead_client_new};
+use redlead::client::redlead_client_free;
 use redlead::error::{
     redlead_error, redlead_error_free, redlead_error_node_count, redlead_error_node_outcome,
     redlead_outcome, redlead_status,
@@ -17,26 +17,10 @@ use redlead::lock::{
 };
 use redlead_harness::Cluster;
 
-const FENCED: u32 = 1;
+mod common;
+use common::new_client;
 
-fn new_client(cluster: &Cluster) -> *mut redlead_client {
-    let urls: Vec<CString> = cluster
-        .urls()
-        .into_iter()
-        .map(|u| CString::new(u).unwrap())
-        .collect();
-    let ptrs: Vec<*const c_char> = urls.iter().map(|u| u.as_ptr()).collect();
-    let mut client = ptr::null_mut();
-    let st = redlead_client_new(
-        ptrs.as_ptr(),
-        ptrs.len(),
-        ptr::null(),
-        &mut client,
-        ptr::null_mut(),
-    );
-    assert_eq!(st, redlead_status::REDLEAD_OK);
-    client
-}
+const FENCED: u32 = 1;
 
 fn outcomes(err: *mut redlead_error) -> Vec<(String, redlead_outcome)> {
     (0..redlead_error_node_count(err))

@@ -453,6 +453,50 @@ static void test_fork(redlead_client *c) {
     CHECK("calls_in_forked_child_return_forked", WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A forked child believes nothing of its parent's: the parent leads and holds
+ * a fenced lock; the child's accessors all answer 0 (fail safe). */
+static void test_fork_leader(redlead_client *c) {
+    static recorder rl;
+    rec_init(&rl, "L");
+    redlead_election_config *cfg = redlead_election_config_new();
+    redlead_election_config_set_ttl_ms(cfg, 2000, NULL);
+    redlead_election *e = NULL;
+    redlead_event_closure cl = {&rl, rec_call, rec_drop};
+    redlead_error *err = NULL;
+    check_status("fork_leader_start", redlead_election_start(c, "c-fork-leader", "parent", cfg, cl, &e, &err),
+                 REDLEAD_OK, &err);
+    CHECK("fork_parent_is_elected", wait_for(&rl.elected, 1, 5000));
+    redlead_lock *l = NULL;
+    err = NULL;
+    check_status("fork_parent_lock", redlead_lock_try_acquire(c, "c-fork-lock", 5000, REDLEAD_LOCK_FENCED, &l, &err),
+                 REDLEAD_OK, &err);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(5);
+        int bad = 0;
+        bad |= redlead_election_is_leader(e) != 0;
+        bad |= (redlead_election_term(e) != 0) << 1;
+        bad |= (redlead_election_is_healthy(e) != 0) << 2;
+        bad |= (redlead_lock_is_held(l) != 0) << 3;
+        bad |= (redlead_lock_fencing_token(l) != 0) << 4;
+        bad |= (redlead_lock_validity_ms(l) != 0) << 5;
+        bad |= (redlead_lock_extend(l, 5000, NULL) != REDLEAD_ERR_FORKED) << 6;
+        _exit(bad);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        printf("forked child accessor failures: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    CHECK("forked_child_reports_no_leadership_lock_or_token", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK("parent_keeps_leadership_and_lock_after_fork",
+          redlead_election_is_leader(e) == 1 && redlead_lock_is_held(l) == 1);
+    redlead_lock_free(l);
+    err = NULL;
+    check_status("fork_leader_free", redlead_election_free(e, &err), REDLEAD_OK, &err);
+    redlead_election_config_free(cfg);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s URL...\n", argv[0]);
@@ -469,6 +513,7 @@ int main(int argc, char **argv) {
     test_bad_inputs(c);
     test_election(c);
     test_fork(c);
+    test_fork_leader(c);
     redlead_client_free(c);
     printf("c: %d passed, %d failed\n", g_passed, g_failed);
     return g_failed ? 1 : 0;
