@@ -124,7 +124,7 @@ pub async fn run(global: &Global, args: ElectArgs) -> Result<u8, Failure> {
         Ok(()) => {}
         Err(e) => tracing::warn!(error = %e, "stopping the election"),
     }
-    nodes::let_releases_land(global).await;
+    nodes::let_releases_land(&redlock, global).await;
     outcome
 }
 

@@ -88,7 +88,7 @@ pub async fn run(global: &Global, args: LockArgs) -> Result<u8, Failure> {
     extender.abort();
     let cmd_status = cmd.reap().await;
     let released = lock.release().await;
-    nodes::let_releases_land(global).await;
+    nodes::let_releases_land(&redlock, global).await;
     match &released {
         Ok(outcomes) => tracing::info!(resource = %args.resource, %outcomes, "released"),
         Err(e) => tracing::info!(resource = %args.resource, error = %e, "release failed"),

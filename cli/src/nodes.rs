@@ -135,9 +135,11 @@ pub async fn require_quorum(redlock: &Redlock) -> Result<(), Failure> {
 /// A release returns once a quorum of nodes answered; the other nodes'
 /// commands finish in the background, within a node timeout each. The
 /// process is about to exit (which would drop them, leaving the key on a
-/// minority of nodes until its ttl), so give them that long.
-pub async fn let_releases_land(global: &Global) {
-    tokio::time::sleep(global.node_timeout * 3).await;
+/// minority of nodes until its ttl), so wait until they settled (bounded).
+pub async fn let_releases_land(client: &redlead::Redlock, global: &Global) {
+    if !client.settled(global.node_timeout * 4).await {
+        tracing::debug!("some node commands had not settled at exit");
+    }
 }
 
 /// `HOSTNAME:PID`, the default owner label and candidate id.

@@ -157,6 +157,12 @@ impl Node {
         pending
     }
 
+    /// The last command of every key still queued or in flight.
+    pub fn tails(&self) -> Vec<Pending> {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.tails.values().map(|(_, p)| p.clone()).collect()
+    }
+
     /// Keys with commands still queued or in flight (for leak tests).
     pub fn queued_keys(&self) -> usize {
         self.queue

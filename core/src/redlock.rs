@@ -291,6 +291,20 @@ impl Redlock {
             .count()
     }
 
+    /// Waits until every command this client has sent so far has settled on
+    /// every node (answered or timed out), at most `within`; true when they
+    /// all did. Operations return at the quorum and finish on the other nodes
+    /// in the background: call this before a short-lived process exits, so
+    /// that a release reaches the minority nodes instead of leaving its key
+    /// there until the ttl. (Deletes repeated on nodes with an unknown outcome
+    /// run on for up to a ttl and are not waited for.)
+    pub async fn settled(&self, within: Duration) -> bool {
+        let tails: Vec<Pending> = self.shared.nodes.iter().flat_map(|n| n.tails()).collect();
+        tokio::time::timeout(within, futures::future::join_all(tails))
+            .await
+            .is_ok()
+    }
+
     /// Test hook: keys with commands still queued or in flight, summed over
     /// the nodes (0 once every operation settled: the queues keep nothing).
     #[doc(hidden)]

@@ -469,3 +469,34 @@ async fn dropping_an_auto_extended_lock_while_extending_leaves_no_key() {
         );
     }
 }
+
+/// Helper-found: a process that exits right after `release()` (which returns
+/// at the quorum) must be able to wait for the minority nodes' deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_waits_for_the_minority_nodes_of_a_release() {
+    use redlead_harness::toxiproxy::{Direction, Toxiproxy};
+    let cluster = Cluster::start_in_memory(5);
+    let tp = Toxiproxy::start();
+    let slow: Vec<_> = cluster.nodes[3..].iter().map(|n| tp.proxy_for(n)).collect();
+    let mut urls = cluster.urls();
+    urls[3] = slow[0].url();
+    urls[4] = slow[1].url();
+    let rl = Redlock::new(&urls, Config::default()).unwrap();
+    warm(&rl).await;
+    let lock = rl.try_acquire("settle", TTL).await.unwrap();
+    let key = rl.lock_key("settle");
+    settle("acquired everywhere", || cluster.count_key(&key) == 5).await;
+    for p in &slow {
+        p.latency(Direction::Upstream, 30, 0);
+    }
+    lock.release().await.unwrap();
+    let right_after = cluster.count_key(&key);
+    assert!(
+        rl.settled(Duration::from_secs(2)).await,
+        "commands did not settle"
+    );
+    let after_settled = cluster.count_key(&key);
+    println!("keys right after release: {right_after}; after settled(): {after_settled}");
+    assert_eq!(after_settled, 0);
+    assert_eq!(rl.queued_keys(), 0);
+}
