@@ -9,13 +9,8 @@ use redlead_harness::toxiproxy::{Direction, Proxy, Toxiproxy};
 use redlead_harness::Cluster;
 use tokio::time::Instant;
 
-async fn settle(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !done() {
-        assert!(t.elapsed() < within, "{what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+mod common;
+use common::*;
 
 fn proxies(tp: &Toxiproxy, cluster: &Cluster) -> Vec<Proxy> {
     cluster.nodes.iter().map(|n| tp.proxy_for(n)).collect()
@@ -23,17 +18,6 @@ fn proxies(tp: &Toxiproxy, cluster: &Cluster) -> Vec<Proxy> {
 
 fn urls(proxies: &[Proxy]) -> Vec<String> {
     proxies.iter().map(Proxy::url).collect()
-}
-
-async fn warm(rl: &Redlock) {
-    for _ in 0..2 {
-        rl.try_acquire("warm", Duration::from_secs(5))
-            .await
-            .unwrap()
-            .release()
-            .await
-            .unwrap();
-    }
 }
 
 /// Issue 8 item 6. B's round 1 straddles A's whole lease: B reads node 0
@@ -168,7 +152,7 @@ async fn late_replies_on_a_starved_runtime_count_as_timeouts() {
         l.clear();
     }
     let key = rl.lock_key("starved");
-    settle("no key left", Duration::from_secs(3), || {
+    settle_within("no key left", Duration::from_secs(3), || {
         cluster.count_key(&key) == 0
     })
     .await;
@@ -199,7 +183,7 @@ async fn a_late_set_after_release_is_deleted_by_the_repeated_release() {
     // Past the node timeout: node 0's SET and DEL both time out unanswered.
     tokio::time::sleep(Duration::from_millis(150)).await;
     cluster.nodes[0].thaw();
-    settle("node 0 settles", Duration::from_secs(2), || {
+    settle_within("node 0 settles", Duration::from_secs(2), || {
         cluster.nodes[0].get(&key).is_none()
     })
     .await;
@@ -207,7 +191,7 @@ async fn a_late_set_after_release_is_deleted_by_the_repeated_release() {
     // The late SET of the unsure node lands now, after the release.
     cluster.nodes[0].command(&["SET", &key, &value, "PX", "20000"]);
     let landed = Instant::now();
-    settle(
+    settle_within(
         "a late key of the released lock stayed on node 0",
         Duration::from_secs(3),
         || cluster.nodes[0].get(&key).is_none(),

@@ -1,31 +1,14 @@
 //! Handover after resign (issue 8 item 3), in a test binary of its own so
 //! that no sibling test loads the machine while it measures milliseconds.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redlead::{Config, Election, ElectionConfig, ElectionEvent, Redlock};
 use redlead_harness::Cluster;
 use tokio::time::Instant;
 
-type Events = Arc<Mutex<Vec<ElectionEvent>>>;
-
-fn recorder() -> (Events, impl FnMut(&ElectionEvent) + Send + 'static) {
-    let events: Events = Arc::default();
-    let e = events.clone();
-    (events, move |ev: &ElectionEvent| {
-        e.lock().unwrap().push(ev.clone())
-    })
-}
-
-async fn warm(rl: &Redlock) {
-    rl.try_acquire("warm", Duration::from_secs(10))
-        .await
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-}
+mod common;
+use common::*;
 
 /// Item 3: handover after resign, with 2, 3 and 5 candidates on separate
 /// clients: p50 <= 5 ms and max <= 100 ms over 20 resigns each.

@@ -8,27 +8,10 @@ use redlead::{AutoExtend, Config, ErrorKind, KeyFormat, LockOptions, NodeOutcome
 use redlead_harness::Cluster;
 use tokio::time::Instant;
 
+mod common;
+use common::*;
+
 const TTL: Duration = Duration::from_secs(10);
-
-/// Operations return at the quorum; the other nodes settle just after.
-async fn settle(what: &str, mut done: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !done() {
-        assert!(t.elapsed() < Duration::from_secs(2), "{what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// One acquire+release so that connections and scripts are ready and a
-/// timing measured next is the faults', not the first connect's.
-async fn warm(rl: &Redlock) {
-    rl.try_acquire("warm", TTL)
-        .await
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-}
 
 fn client(cluster: &Cluster) -> Redlock {
     Redlock::new(&cluster.urls(), Config::default()).unwrap()

@@ -1,7 +1,7 @@
 //! The safety holes of issue 8, each reproduced on real redis-server nodes with
 //! real faults. Every test here failed before its fix.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use redlead::{
@@ -10,24 +10,10 @@ use redlead::{
 use redlead_harness::Cluster;
 use tokio::time::Instant;
 
+mod common;
+use common::*;
+
 const TTL: Duration = Duration::from_secs(10);
-
-async fn settle(what: &str, mut done: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !done() {
-        assert!(t.elapsed() < Duration::from_secs(3), "{what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-async fn warm(rl: &Redlock) {
-    rl.try_acquire("warm", TTL)
-        .await
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-}
 
 /// Item 4: a release returns at the quorum; its delete on a slower node must
 /// not land after the same client's next SET NX of the resource. One node
@@ -276,29 +262,6 @@ async fn wrongtype_errors_do_not_switch_nodes_to_the_old_server_commands() {
     lock.release().await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(rl.nodes_on_legacy_commands(), 0);
-}
-
-type Events = Arc<Mutex<Vec<ElectionEvent>>>;
-
-fn recorder() -> (Events, impl FnMut(&ElectionEvent) + Send + 'static) {
-    let events: Events = Arc::default();
-    let e = events.clone();
-    (events, move |ev: &ElectionEvent| {
-        e.lock().unwrap().push(ev.clone())
-    })
-}
-
-async fn wait_elected(events: &Events, within: Duration) {
-    let t = Instant::now();
-    while !events
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|e| matches!(e, ElectionEvent::Elected { .. }))
-    {
-        assert!(t.elapsed() < within, "not elected within {within:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// Item 10: stop() is bounded behind a handler that blocks, and is_healthy
