@@ -238,11 +238,12 @@ typedef struct redlead_election_config redlead_election_config;
 /**
  * An error object describing one failed call.
  *
- * Ownership: created by the library into `*error_out`; the caller owns it
- * and frees it once with `redlead_error_free`. Lifetime: strings returned by
- * the accessors live until the error is freed. Thread-safety: immutable, so
- * reading it from several threads at once is safe; freeing it while another
- * thread reads it is not.
+ * Ownership: created by the library into `*error_out` (or handed to a
+ * completion); the caller owns it and frees it once with
+ * `redlead_error_free`. Lifetime: strings returned by the accessors live
+ * until the error is freed. Thread-safety: immutable, so reading it from
+ * several threads at once is safe (a const handle may be used
+ * concurrently); freeing it while another thread reads it is not.
  */
 typedef struct redlead_error redlead_error;
 

@@ -4,9 +4,9 @@ use std::os::raw::c_char;
 
 use redlead_core::{Config, Redlock};
 
-use crate::boundary::{
-    arg_ref, arg_slice, arg_str, check_out, into_handle, take_box, write_out, Handle,
-};
+use std::sync::Arc;
+
+use crate::boundary::{arg_ref, arg_slice, arg_str, check_out, give, take, write_out};
 use crate::config::redlead_config;
 use crate::error::{redlead_error, redlead_status, FfiError};
 
@@ -18,10 +18,10 @@ use crate::error::{redlead_error, redlead_status, FfiError};
 /// every function taking a client may be called from many threads at once.
 pub struct redlead_client {
     magic: std::sync::atomic::AtomicU64,
-    pub(crate) redlock: Redlock,
+    inner: crate::boundary::HandleSlot<Arc<Redlock>>,
 }
 
-handle!(redlead_client, 0x7265_646c_636c_6930);
+handle!(redlead_client => Arc<Redlock>, 0x7265_646c_636c_6930);
 
 /// Creates a client. `node_urls` is a borrowed array of `node_count`
 /// NUL-terminated UTF-8 URLs (`redis://[user:password@]host:port[/db]`,
@@ -59,13 +59,7 @@ pub extern "C" fn redlead_client_new(
         let rt = crate::runtime::get(threads)?;
         let _entered = rt.enter();
         let redlock = Redlock::new(&urls, cfg)?;
-        write_out(
-            client_out,
-            into_handle(redlead_client {
-                magic: std::sync::atomic::AtomicU64::new(redlead_client::MAGIC),
-                redlock,
-            }),
-        );
+        write_out(client_out, give::<redlead_client>(Arc::new(redlock)));
         Ok(())
     })
 }
@@ -75,9 +69,6 @@ pub extern "C" fn redlead_client_new(
 #[no_mangle]
 pub extern "C" fn redlead_client_free(client: *mut redlead_client) {
     boundary!({
-        if crate::runtime::forked() {
-            return; // its connections belong to the parent's runtime
-        }
-        let _ = take_box(client, "client");
+        let _ = take(client, "client");
     })
 }

@@ -4,9 +4,9 @@
 use std::os::raw::c_char;
 use std::time::Duration;
 
-use redlead_core::{Config, KeyFormat};
+use redlead_core::{Config, ElectionConfig, KeyFormat};
 
-use crate::boundary::{arg_ref, arg_str, into_handle, take_box, Handle};
+use crate::boundary::{arg_str, give, take};
 use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 
 /// Settings of a client, built with `redlead_config_set_*`.
@@ -18,11 +18,17 @@ use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 /// calls at once is safe).
 pub struct redlead_config {
     magic: std::sync::atomic::AtomicU64,
+    inner: crate::boundary::HandleSlot<ClientSettings>,
+}
+
+handle!(redlead_config => ClientSettings, 0x7265_646c_6366_6730);
+
+/// What a `redlead_config` holds.
+#[derive(Clone, Default)]
+pub struct ClientSettings {
     pub(crate) config: Config,
     pub(crate) runtime_threads: Option<usize>,
 }
-
-handle!(redlead_config, 0x7265_646c_6366_6730);
 
 /// Settings of an election, built with `redlead_election_config_set_*`.
 ///
@@ -30,22 +36,50 @@ handle!(redlead_config, 0x7265_646c_6366_6730);
 /// `redlead_election_start` copies it.
 pub struct redlead_election_config {
     magic: std::sync::atomic::AtomicU64,
+    inner: crate::boundary::HandleSlot<ElectionSettings>,
+}
+
+handle!(redlead_election_config => ElectionSettings, 0x7265_646c_6563_6630);
+
+/// What a `redlead_election_config` holds: only what was set, so the core's
+/// defaults (scaled to the ttl) apply to the rest.
+#[derive(Clone, Default)]
+pub struct ElectionSettings {
     pub(crate) ttl: Option<Duration>,
     pub(crate) renew_interval: Option<Duration>,
     pub(crate) retry_interval: Option<Duration>,
+    pub(crate) retry_jitter: Option<Duration>,
     pub(crate) step_down_margin: Option<Duration>,
     pub(crate) stop_timeout: Option<Duration>,
 }
 
-handle!(redlead_election_config, 0x7265_646c_6563_6630);
-
-/// `arg_ref` for a setter: the builder is mutated through its pointer.
-fn config_mut<'a, T: Handle>(p: *mut T, name: &str) -> FfiResult<&'a mut T> {
-    arg_ref(p as *const T, name)?;
-    // SAFETY: checked by arg_ref; builders are documented as not shared
-    // across threads while being set.
-    Ok(unsafe { &mut *p })
+impl ElectionSettings {
+    /// The core's configuration: its defaults for the ttl, then what was set.
+    pub(crate) fn to_core(&self) -> ElectionConfig {
+        let mut cfg = match self.ttl {
+            Some(ttl) => ElectionConfig::with_ttl(ttl),
+            None => ElectionConfig::default(),
+        };
+        if self.renew_interval.is_some() {
+            cfg.renew_interval = self.renew_interval;
+        }
+        if let Some(r) = self.retry_interval {
+            cfg.retry_interval = r;
+        }
+        if let Some(j) = self.retry_jitter {
+            cfg.retry_jitter = j;
+        }
+        if self.step_down_margin.is_some() {
+            cfg.step_down_margin = self.step_down_margin;
+        }
+        if let Some(t) = self.stop_timeout {
+            cfg.stop_timeout = t;
+        }
+        cfg
+    }
 }
+
+use crate::boundary::arg_mut as config_mut;
 
 fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
     if ms == 0 {
@@ -66,23 +100,14 @@ fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
 /// internal panic. The caller owns the result.
 #[no_mangle]
 pub extern "C" fn redlead_config_new() -> *mut redlead_config {
-    boundary!({
-        if crate::runtime::forked() {
-            return std::ptr::null_mut();
-        }
-        into_handle(redlead_config {
-            magic: std::sync::atomic::AtomicU64::new(redlead_config::MAGIC),
-            config: Config::default(),
-            runtime_threads: None,
-        })
-    })
+    boundary!({ give::<redlead_config>(ClientSettings::default()) })
 }
 
 /// Frees a configuration. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn redlead_config_free(config: *mut redlead_config) {
     boundary!({
-        let _ = take_box(config, "config");
+        let _ = take(config, "config");
     })
 }
 
@@ -302,26 +327,14 @@ pub extern "C" fn redlead_config_set_runtime_threads(
 /// panic. The caller owns the result.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_new() -> *mut redlead_election_config {
-    boundary!({
-        if crate::runtime::forked() {
-            return std::ptr::null_mut();
-        }
-        into_handle(redlead_election_config {
-            magic: std::sync::atomic::AtomicU64::new(redlead_election_config::MAGIC),
-            ttl: None,
-            renew_interval: None,
-            retry_interval: None,
-            step_down_margin: None,
-            stop_timeout: None,
-        })
-    })
+    boundary!({ give::<redlead_election_config>(ElectionSettings::default()) })
 }
 
 /// Frees an election configuration. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_free(config: *mut redlead_election_config) {
     boundary!({
-        let _ = take_box(config, "config");
+        let _ = take(config, "config");
     })
 }
 

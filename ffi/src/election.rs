@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use redlead_core::{Election, ElectionConfig};
 
-use crate::boundary::{arg_ref, arg_str, check_out, into_handle, take_box, write_out, Handle};
+use crate::boundary::{arg_ref, arg_shared, arg_str, check_out, give, take, write_out};
 use crate::client::redlead_client;
 use crate::closure::{redlead_event_closure, EventClosure};
 use crate::config::redlead_election_config;
@@ -22,10 +22,10 @@ use crate::runtime;
 pub struct redlead_election {
     magic: std::sync::atomic::AtomicU64,
     /// Shared with calls in flight (see `redlead_lock`).
-    election: Arc<Election>,
+    inner: crate::boundary::HandleSlot<Arc<Election>>,
 }
 
-handle!(redlead_election, 0x7265_646c_656c_6530);
+handle!(redlead_election => Arc<Election>, 0x7265_646c_656c_6530);
 
 /// Starts campaigning for `resource` as `candidate_id` (both borrowed
 /// NUL-terminated UTF-8, copied; the id 1..=256 bytes). `config` is borrowed
@@ -45,45 +45,23 @@ pub extern "C" fn redlead_election_start(
     // Owned from the first line: every path below, panics included, drops it.
     let mut closure = EventClosure::new(closure);
     boundary!(error_out, {
-        let client = arg_ref(client, "client")?;
+        let client = arg_shared(client, "client")?;
         let resource = arg_str(resource, "resource")?;
         let id = arg_str(candidate_id, "candidate_id")?;
         check_out(election_out, "election_out")?;
         if !closure.has_call() {
             return Err(FfiError::invalid("closure.call must not be NULL"));
         }
-        let mut cfg = ElectionConfig::default();
-        if !config.is_null() {
-            let c = arg_ref(config, "config")?;
-            if let Some(ttl) = c.ttl {
-                cfg = ElectionConfig::with_ttl(ttl);
-            }
-            if c.renew_interval.is_some() {
-                cfg.renew_interval = c.renew_interval;
-            }
-            if let Some(r) = c.retry_interval {
-                cfg.retry_interval = r;
-            }
-            if c.step_down_margin.is_some() {
-                cfg.step_down_margin = c.step_down_margin;
-            }
-            if let Some(t) = c.stop_timeout {
-                cfg.stop_timeout = t;
-            }
-        }
+        let cfg = if config.is_null() {
+            ElectionConfig::default()
+        } else {
+            arg_ref(config, "config")?.to_core()
+        };
         closure.set_own_id(id);
         let rt = runtime::get(None)?;
         let _entered = rt.enter();
-        let election = Election::start(&client.redlock, resource, id, cfg, move |ev| {
-            closure.deliver(ev)
-        })?;
-        write_out(
-            election_out,
-            into_handle(redlead_election {
-                magic: std::sync::atomic::AtomicU64::new(redlead_election::MAGIC),
-                election: Arc::new(election),
-            }),
-        );
+        let election = Election::start(&client, resource, id, cfg, move |ev| closure.deliver(ev))?;
+        write_out(election_out, give::<redlead_election>(Arc::new(election)));
         Ok(())
     })
 }
@@ -93,7 +71,7 @@ pub extern "C" fn redlead_election_start(
 /// `election`). Does not block.
 #[no_mangle]
 pub extern "C" fn redlead_election_is_leader(election: *const redlead_election) -> u8 {
-    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.election.is_leader()) as u8 })
+    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.is_leader()) as u8 })
 }
 
 /// The current term (fencing token) while leading, else 0. Does not block.
@@ -102,7 +80,7 @@ pub extern "C" fn redlead_election_term(election: *const redlead_election) -> u6
     boundary!({
         arg_ref(election, "election")
             .ok()
-            .and_then(|e| e.election.term())
+            .and_then(|e| e.term())
             .unwrap_or(0)
     })
 }
@@ -112,7 +90,7 @@ pub extern "C" fn redlead_election_term(election: *const redlead_election) -> u6
 pub extern "C" fn redlead_election_transitions(election: *const redlead_election) -> u64 {
     boundary!({
         arg_ref(election, "election")
-            .map(|e| e.election.transitions())
+            .map(|e| e.transitions())
             .unwrap_or(0)
     })
 }
@@ -122,7 +100,7 @@ pub extern "C" fn redlead_election_transitions(election: *const redlead_election
 /// is invalid; else 1. For liveness probes. Does not block.
 #[no_mangle]
 pub extern "C" fn redlead_election_is_healthy(election: *const redlead_election) -> u8 {
-    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.election.is_healthy()) as u8 })
+    boundary!({ arg_ref(election, "election").is_ok_and(|e| e.is_healthy()) as u8 })
 }
 
 /// Asks the nodes who leads now. Blocks for about one round trip.
@@ -140,12 +118,11 @@ pub extern "C" fn redlead_election_leader(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let e = arg_ref(election, "election")?;
+        let election = arg_shared(election, "election")?;
         check_out(needed, "needed")?;
         if buf.is_null() && buf_len > 0 {
             return Err(FfiError::invalid("buf must not be NULL when buf_len > 0"));
         }
-        let election = e.election.clone();
         let leader = runtime::block_on(election.leader())??;
         let size = crate::boundary::write_c_str(buf, buf_len, leader.as_deref());
         write_out(needed, size);
@@ -163,7 +140,7 @@ pub extern "C" fn redlead_election_resign(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let election = arg_ref(election, "election")?.election.clone();
+        let election = arg_shared(election, "election")?;
         let resigned = runtime::block_on(election.resign())??;
         if !resigned_out.is_null() {
             check_out(resigned_out, "resigned_out")?;
@@ -194,17 +171,17 @@ pub extern "C" fn redlead_election_free(
             return Ok(());
         }
         let e = arg_ref(election, "election")?;
-        if e.election.is_callback_thread() {
+        if e.is_callback_thread() {
             return Err(FfiError::new(
                 redlead_status::REDLEAD_ERR_WRONG_THREAD,
                 "redlead_election_free called from the election's own callback; it would wait for itself",
             ));
         }
         // Claimed before the wait, so a concurrent second free fails cleanly.
-        let Some(owned) = take_box(election, "election")? else {
+        let Some(owned) = take(election, "election")? else {
             return Ok(());
         };
-        let stopped = runtime::block_on(owned.election.stop());
+        let stopped = runtime::block_on(owned.stop());
         // Freed whatever stop said: after a Timeout (a handler still blocked
         // past stop_timeout) leadership has ended and the key is released;
         // the closure's drop runs on the event thread when the handler

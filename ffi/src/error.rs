@@ -80,7 +80,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> redlead_status {
 /// NULL and never freed. Thread-safe.
 #[no_mangle]
 pub extern "C" fn redlead_status_str(status: redlead_status) -> *const c_char {
-    boundary!({ status.text().as_ptr().cast::<c_char>() })
+    boundary!(any_process, { status.text().as_ptr().cast::<c_char>() })
 }
 
 /// What one node answered to the operation that failed.
@@ -149,37 +149,40 @@ impl From<Error> for FfiError {
 
 pub type FfiResult<T> = Result<T, FfiError>;
 
-pub(crate) const ERROR_MAGIC: u64 = 0x7265_646c_6572_7230; // "redlerr0"
-
 /// An error object describing one failed call.
 ///
-/// Ownership: created by the library into `*error_out`; the caller owns it
-/// and frees it once with `redlead_error_free`. Lifetime: strings returned by
-/// the accessors live until the error is freed. Thread-safety: immutable, so
-/// reading it from several threads at once is safe; freeing it while another
-/// thread reads it is not.
+/// Ownership: created by the library into `*error_out` (or handed to a
+/// completion); the caller owns it and frees it once with
+/// `redlead_error_free`. Lifetime: strings returned by the accessors live
+/// until the error is freed. Thread-safety: immutable, so reading it from
+/// several threads at once is safe (a const handle may be used
+/// concurrently); freeing it while another thread reads it is not.
 pub struct redlead_error {
     magic: std::sync::atomic::AtomicU64,
+    inner: crate::boundary::HandleSlot<ErrorData>,
+}
+
+handle!(redlead_error => ErrorData, 0x7265_646c_6572_7230);
+
+/// What an error object holds.
+pub struct ErrorData {
     status: redlead_status,
     message: CString,
     nodes: Vec<(CString, redlead_outcome, CString)>,
 }
 
-handle!(redlead_error, ERROR_MAGIC);
-
 fn c_string(s: String) -> CString {
     CString::new(s.replace('\0', "\\0")).unwrap_or_default()
 }
 
-impl redlead_error {
-    pub(crate) fn from_ffi(e: FfiError) -> redlead_error {
+impl ErrorData {
+    pub(crate) fn from_ffi(e: FfiError) -> ErrorData {
         let message = if e.message.is_empty() {
             e.status.text().trim_end_matches('\0').to_string()
         } else {
             e.message
         };
-        redlead_error {
-            magic: std::sync::atomic::AtomicU64::new(ERROR_MAGIC),
+        ErrorData {
             status: e.status,
             message: c_string(message),
             nodes: e
@@ -195,7 +198,7 @@ impl redlead_error {
 /// a NULL `error`. `error` is borrowed.
 #[no_mangle]
 pub extern "C" fn redlead_error_code(error: *const redlead_error) -> redlead_status {
-    boundary!({
+    boundary!(any_process, {
         match crate::boundary::arg_ref(error, "error") {
             Ok(e) => e.status,
             Err(e) => e.status,
@@ -208,7 +211,7 @@ pub extern "C" fn redlead_error_code(error: *const redlead_error) -> redlead_sta
 /// `error`, a static string). `error` is borrowed.
 #[no_mangle]
 pub extern "C" fn redlead_error_message(error: *const redlead_error) -> *const c_char {
-    boundary!({
+    boundary!(any_process, {
         match crate::boundary::arg_ref(error, "error") {
             Ok(e) => e.message.as_ptr(),
             Err(_) => c"invalid redlead_error pointer (NULL or not an error object)".as_ptr(),
@@ -220,7 +223,7 @@ pub extern "C" fn redlead_error_message(error: *const redlead_error) -> *const c
 /// anything was sent, and for a NULL `error`). `error` is borrowed.
 #[no_mangle]
 pub extern "C" fn redlead_error_node_count(error: *const redlead_error) -> usize {
-    boundary!({
+    boundary!(any_process, {
         crate::boundary::arg_ref(error, "error")
             .map(|e| e.nodes.len())
             .unwrap_or(0)
@@ -240,7 +243,7 @@ pub extern "C" fn redlead_error_node_outcome(
     message_out: *mut *const c_char,
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
-    boundary!(error_out, {
+    boundary!(any_process, error_out, {
         let e = crate::boundary::arg_ref(error, "error")?;
         crate::boundary::check_out(node_out, "node_out")?;
         crate::boundary::check_out(outcome_out, "outcome_out")?;
@@ -261,7 +264,7 @@ pub extern "C" fn redlead_error_node_outcome(
 /// Frees an error. NULL is a no-op. The caller must not use `error` again.
 #[no_mangle]
 pub extern "C" fn redlead_error_free(error: *mut redlead_error) {
-    boundary!({
-        let _ = crate::boundary::take_box(error, "error");
+    boundary!(any_process, {
+        let _ = crate::boundary::take(error, "error");
     })
 }

@@ -46,7 +46,7 @@ static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn redlead_version() -> *const c_char {
-    boundary!({ VERSION_C.as_ptr().cast::<c_char>() })
+    boundary!(any_process, { VERSION_C.as_ptr().cast::<c_char>() })
 }
 
 /// The ABI version of the library actually loaded; compare with
@@ -54,7 +54,7 @@ pub extern "C" fn redlead_version() -> *const c_char {
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn redlead_abi_version() -> u32 {
-    boundary!({ REDLEAD_ABI_VERSION })
+    boundary!(any_process, { REDLEAD_ABI_VERSION })
 }
 
 /// Test-only: panics inside the boundary, to prove that a panic becomes

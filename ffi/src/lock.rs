@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redlead_core::{Lock, LockOptions};
 
-use crate::boundary::{arg_ref, arg_str, check_out, into_handle, take_box, write_out, Handle};
+use crate::boundary::{arg_ref, arg_shared, arg_str, check_out, give, take, write_out};
 use crate::client::redlead_client;
 use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 use crate::runtime;
@@ -25,10 +25,10 @@ pub struct redlead_lock {
     magic: std::sync::atomic::AtomicU64,
     /// Shared with calls in flight, so that no borrow of the handle's memory
     /// spans a network wait (the handle may be freed meanwhile).
-    lock: Arc<Lock>,
+    inner: crate::boundary::HandleSlot<Arc<Lock>>,
 }
 
-handle!(redlead_lock, 0x7265_646c_6c63_6b30);
+handle!(redlead_lock => Arc<Lock>, 0x7265_646c_6c63_6b30);
 
 fn options(flags: u32) -> FfiResult<LockOptions> {
     if flags & !REDLEAD_LOCK_FENCED != 0 {
@@ -44,14 +44,8 @@ fn options(flags: u32) -> FfiResult<LockOptions> {
     })
 }
 
-fn give(lock_out: *mut *mut redlead_lock, lock: Lock) {
-    write_out(
-        lock_out,
-        into_handle(redlead_lock {
-            magic: std::sync::atomic::AtomicU64::new(redlead_lock::MAGIC),
-            lock: Arc::new(lock),
-        }),
-    );
+fn give_lock(lock_out: *mut *mut redlead_lock, lock: Lock) {
+    write_out(lock_out, give::<redlead_lock>(Arc::new(lock)));
 }
 
 /// One attempt to take the lock on `resource` (borrowed NUL-terminated UTF-8,
@@ -70,14 +64,13 @@ pub extern "C" fn redlead_lock_try_acquire(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let client = arg_ref(client, "client")?;
+        let rl = arg_shared(client, "client")?;
         let resource = arg_str(resource, "resource")?;
         check_out(lock_out, "lock_out")?;
         let opts = options(flags)?;
         let ttl = Duration::from_millis(ttl_ms);
-        let rl = client.redlock.clone();
         let lock = runtime::block_on(rl.try_acquire_with(resource, ttl, &opts))??;
-        give(lock_out, lock);
+        give_lock(lock_out, lock);
         Ok(())
     })
 }
@@ -96,7 +89,7 @@ pub extern "C" fn redlead_lock_acquire(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let client = arg_ref(client, "client")?;
+        let rl = arg_shared(client, "client")?;
         let resource = arg_str(resource, "resource")?;
         check_out(lock_out, "lock_out")?;
         let opts = options(flags)?;
@@ -104,9 +97,8 @@ pub extern "C" fn redlead_lock_acquire(
             Duration::from_millis(ttl_ms),
             Duration::from_millis(wait_ms),
         );
-        let rl = client.redlock.clone();
         let lock = runtime::block_on(rl.acquire_with(resource, ttl, wait, &opts))??;
-        give(lock_out, lock);
+        give_lock(lock_out, lock);
         Ok(())
     })
 }
@@ -122,7 +114,7 @@ pub extern "C" fn redlead_lock_extend(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let lock = arg_ref(lock, "lock")?.lock.clone();
+        let lock = arg_shared(lock, "lock")?;
         runtime::block_on(lock.extend(Duration::from_millis(ttl_ms)))??;
         Ok(())
     })
@@ -138,7 +130,7 @@ pub extern "C" fn redlead_lock_release(
     error_out: *mut *mut redlead_error,
 ) -> redlead_status {
     boundary!(error_out, {
-        let lock = arg_ref(lock, "lock")?.lock.clone();
+        let lock = arg_shared(lock, "lock")?;
         runtime::block_on(lock.release())??;
         Ok(())
     })
@@ -150,7 +142,7 @@ pub extern "C" fn redlead_lock_release(
 pub extern "C" fn redlead_lock_validity_ms(lock: *const redlead_lock) -> u64 {
     boundary!({
         match arg_ref(lock, "lock") {
-            Ok(l) if l.lock.is_held() => l.lock.validity().as_millis() as u64,
+            Ok(l) if l.is_held() => l.validity().as_millis() as u64,
             _ => 0,
         }
     })
@@ -166,7 +158,7 @@ pub extern "C" fn redlead_lock_validity_ms(lock: *const redlead_lock) -> u64 {
 pub extern "C" fn redlead_lock_is_held(lock: *const redlead_lock) -> u8 {
     boundary!({
         match arg_ref(lock, "lock") {
-            Ok(l) => u8::from(l.lock.is_held() && !l.lock.is_lost()),
+            Ok(l) => u8::from(l.is_held() && !l.is_lost()),
             Err(_) => 0,
         }
     })
@@ -180,7 +172,7 @@ pub extern "C" fn redlead_lock_fencing_token(lock: *const redlead_lock) -> u64 {
     boundary!({
         arg_ref(lock, "lock")
             .ok()
-            .and_then(|l| l.lock.fencing_token())
+            .and_then(|l| l.fencing_token())
             .map_or(0, |t| t.get())
     })
 }
@@ -191,14 +183,11 @@ pub extern "C" fn redlead_lock_fencing_token(lock: *const redlead_lock) -> u64 {
 #[no_mangle]
 pub extern "C" fn redlead_lock_free(lock: *mut redlead_lock) {
     boundary!({
-        if runtime::forked() {
-            return; // the release would need the parent's runtime threads
-        }
-        if let Ok(Some(l)) = take_box(lock, "lock") {
+        if let Ok(Some(l)) = take(lock, "lock") {
             if !runtime::on_runtime_thread() {
                 // Closed (already released) and failures are fine here: the
                 // key expires at its ttl anyway.
-                let _ = runtime::block_on(l.lock.release());
+                let _ = runtime::block_on(l.release());
             }
             drop(l);
         }

@@ -1,6 +1,7 @@
 //! Handle lifetimes across threads through the C ABI (issue 8 items 10, 14):
 //! a handle freed while another thread waits in a call on it, two threads
-//! freeing one election at once, and a free behind a blocked callback.
+//! freeing one election at once, a free behind a blocked callback, and
+//! double frees / uses after free answered with a status.
 
 use std::ffi::{c_void, CString};
 use std::ptr;
@@ -13,11 +14,16 @@ use redlead::config::{
     redlead_election_config_free, redlead_election_config_new,
     redlead_election_config_set_stop_timeout_ms, redlead_election_config_set_ttl_ms,
 };
+use redlead::election::redlead_election_leader;
 use redlead::election::{
     redlead_election, redlead_election_free, redlead_election_is_leader, redlead_election_start,
 };
+use redlead::error::{redlead_error, redlead_error_code, redlead_error_message};
 use redlead::error::{redlead_error_free, redlead_status};
-use redlead::lock::{redlead_lock, redlead_lock_free, redlead_lock_try_acquire};
+use redlead::lock::{
+    redlead_lock, redlead_lock_extend, redlead_lock_free, redlead_lock_is_held,
+    redlead_lock_try_acquire,
+};
 use redlead_harness::Cluster;
 
 mod common;
@@ -181,5 +187,124 @@ fn free_behind_a_blocked_callback_is_bounded_and_still_frees() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    redlead_client_free(client);
+}
+
+fn message(e: *mut redlead_error) -> String {
+    // SAFETY: a live error from the library.
+    unsafe { std::ffi::CStr::from_ptr(redlead_error_message(e)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn lock_freed_while_another_thread_waits_in_an_extend() {
+    let mut cluster = Cluster::start_in_memory(5);
+    let client = new_client(&cluster);
+    let mut lock: *mut redlead_lock = ptr::null_mut();
+    let res = CString::new("freed-while-extending").unwrap();
+    let st = redlead_lock_try_acquire(client, res.as_ptr(), 5000, 0, &mut lock, ptr::null_mut());
+    assert_eq!(st, redlead_status::REDLEAD_OK);
+    for n in &mut cluster.nodes[..3] {
+        n.freeze();
+    }
+    let l = Addr(lock as usize);
+    let waiter = std::thread::spawn(move || {
+        let t = Instant::now();
+        let st = redlead_lock_extend(l.0 as *const redlead_lock, 5000, ptr::null_mut());
+        (st, t.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    // Frees while the extend waits for the frozen nodes (node timeout).
+    redlead_lock_free(lock);
+    let (st, took) = waiter.join().expect("the extending thread crashed");
+    println!("injected: 3 of 5 nodes frozen, lock freed 10 ms into an extend; extend -> {st:?} after {took:?}");
+    assert_eq!(st, redlead_status::REDLEAD_ERR_CONNECTION);
+    for n in &mut cluster.nodes[..3] {
+        n.thaw();
+    }
+    redlead_client_free(client);
+}
+
+#[test]
+fn election_freed_while_another_thread_asks_for_the_leader() {
+    let mut cluster = Cluster::start_in_memory(5);
+    let client = new_client(&cluster);
+    let probe: &'static Probe = Box::leak(Box::new(Probe {
+        drops: AtomicUsize::new(0),
+        elected: AtomicUsize::new(0),
+        block_elected: Duration::ZERO,
+        slow_drop: Duration::ZERO,
+    }));
+    let e = start(client, "freed-while-asking", probe, 5000);
+    for n in &mut cluster.nodes[..3] {
+        n.freeze();
+    }
+    let ea = Addr(e as usize);
+    let waiter = std::thread::spawn(move || {
+        let mut needed = 0usize;
+        redlead_election_leader(
+            ea.0 as *const redlead_election,
+            ptr::null_mut(),
+            0,
+            &mut needed,
+            ptr::null_mut(),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    let freed = redlead_election_free(e, ptr::null_mut());
+    let asked = waiter.join().expect("the asking thread crashed");
+    println!(
+        "injected: 3 of 5 nodes frozen; free -> {freed:?}, leader query meanwhile -> {asked:?}"
+    );
+    assert_eq!(asked, redlead_status::REDLEAD_ERR_CONNECTION);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    for n in &mut cluster.nodes[..3] {
+        n.thaw();
+    }
+    redlead_client_free(client);
+}
+
+#[test]
+fn double_free_and_use_after_free_are_invalid_argument() {
+    let cluster = Cluster::start_in_memory(5);
+    let client = new_client(&cluster);
+    let mut lock: *mut redlead_lock = ptr::null_mut();
+    let res = CString::new("double-free").unwrap();
+    let st = redlead_lock_try_acquire(client, res.as_ptr(), 5000, 0, &mut lock, ptr::null_mut());
+    assert_eq!(st, redlead_status::REDLEAD_OK);
+    redlead_lock_free(lock);
+    redlead_lock_free(lock); // a no-op, not a double free
+    assert_eq!(redlead_lock_is_held(lock), 0);
+    let mut err = ptr::null_mut();
+    let st = redlead_lock_extend(lock, 5000, &mut err);
+    println!("extend after free -> {st:?}: {}", message(err));
+    assert_eq!(st, redlead_status::REDLEAD_ERR_INVALID_ARGUMENT);
+    assert!(message(err).contains("already freed"));
+    assert_eq!(
+        redlead_error_code(err),
+        redlead_status::REDLEAD_ERR_INVALID_ARGUMENT
+    );
+    redlead_error_free(err);
+    redlead_error_free(err); // a second free of an error: a no-op too
+
+    let probe: &'static Probe = Box::leak(Box::new(Probe {
+        drops: AtomicUsize::new(0),
+        elected: AtomicUsize::new(0),
+        block_elected: Duration::ZERO,
+        slow_drop: Duration::ZERO,
+    }));
+    let e = start(client, "double-free-election", probe, 5000);
+    assert_eq!(
+        redlead_election_free(e, ptr::null_mut()),
+        redlead_status::REDLEAD_OK
+    );
+    let mut err = ptr::null_mut();
+    let st = redlead_election_free(e, &mut err);
+    println!("second election free -> {st:?}: {}", message(err));
+    assert_eq!(st, redlead_status::REDLEAD_ERR_INVALID_ARGUMENT);
+    redlead_error_free(err);
+    assert_eq!(probe.drops.load(Ordering::SeqCst), 1);
+    redlead_client_free(client);
     redlead_client_free(client);
 }

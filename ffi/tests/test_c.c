@@ -482,6 +482,15 @@ static void test_fork_leader(redlead_client *c) {
         bad |= (redlead_lock_fencing_token(l) != 0) << 4;
         bad |= (redlead_lock_validity_ms(l) != 0) << 5;
         bad |= (redlead_lock_extend(l, 5000, NULL) != REDLEAD_ERR_FORKED) << 6;
+        /* What touches no runtime object still works in the child. */
+        redlead_error *ferr = NULL;
+        redlead_status fst = redlead_election_resign(e, NULL, &ferr);
+        bad |= (fst != REDLEAD_ERR_FORKED || redlead_error_code(ferr) != REDLEAD_ERR_FORKED ||
+                strstr(redlead_error_message(ferr), "fork") == NULL ||
+                strcmp(redlead_status_str(REDLEAD_OK), "ok") != 0)
+               << 7;
+        redlead_error_free(ferr);
+        redlead_lock_free(l); /* leaks in the child: the parent keeps its lock */
         _exit(bad);
     }
     int status = 0;
@@ -490,11 +499,87 @@ static void test_fork_leader(redlead_client *c) {
         printf("forked child accessor failures: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     CHECK("forked_child_reports_no_leadership_lock_or_token", WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK("parent_keeps_leadership_and_lock_after_fork",
-          redlead_election_is_leader(e) == 1 && redlead_lock_is_held(l) == 1);
+          redlead_election_is_leader(e) == 1 && redlead_lock_is_held(l) == 1 &&
+              redlead_lock_fencing_token(l) > 0);
     redlead_lock_free(l);
     err = NULL;
     check_status("fork_leader_free", redlead_election_free(e, &err), REDLEAD_OK, &err);
     redlead_election_config_free(cfg);
+}
+
+/* A handle freed by one thread while another waits in a call on it: the
+ * call keeps the object alive and returns normally (ASan would see a use
+ * after free otherwise). */
+typedef struct {
+    redlead_client *client;
+    redlead_status st;
+} waiter_arg;
+
+static void *wait_in_acquire(void *p) {
+    waiter_arg *a = p;
+    redlead_lock *l = NULL;
+    a->st = redlead_lock_acquire(a->client, "c-freed-under-me", 5000, 800, 0, &l, NULL);
+    redlead_lock_free(l);
+    return NULL;
+}
+
+static void test_free_while_waiting(redlead_client *c) {
+    redlead_lock *holder = NULL;
+    redlead_error *err = NULL;
+    check_status("free_while_waiting_hold", redlead_lock_try_acquire(c, "c-freed-under-me", 5000, 0, &holder, &err),
+                 REDLEAD_OK, &err);
+    waiter_arg a = {new_client(), REDLEAD_OK};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_in_acquire, &a);
+    sleep_ms(200); /* the waiter retries against the held resource */
+    redlead_client_free(a.client);
+    pthread_join(t, NULL);
+    printf("  acquire whose client was freed 200 ms into its wait: %s\n", redlead_status_str(a.st));
+    CHECK("client_freed_during_a_waiting_acquire_returns_normally", a.st == REDLEAD_NOT_ACQUIRED);
+    redlead_lock_free(holder);
+}
+
+/* Double frees and uses after free answer INVALID_ARGUMENT (freed handles
+ * are quarantined, so this is clean under ASan too). */
+static void test_double_free(redlead_client *c) {
+    redlead_lock *l = NULL;
+    redlead_error *err = NULL;
+    check_status("double_free_lock_acquire", redlead_lock_try_acquire(c, "c-double-free", 5000, 0, &l, &err),
+                 REDLEAD_OK, &err);
+    redlead_lock_free(l);
+    redlead_lock_free(l);
+    CHECK("freed_lock_is_not_held", redlead_lock_is_held(l) == 0 && redlead_lock_fencing_token(l) == 0);
+    err = NULL;
+    check_status("extend_after_free_is_invalid_argument", redlead_lock_extend(l, 1000, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    err = NULL;
+    check_status("release_after_free_is_invalid_argument", redlead_lock_release(l, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+
+    static recorder rd;
+    rec_init(&rd, "D");
+    redlead_election *e = NULL;
+    redlead_event_closure cl = {&rd, rec_call, rec_drop};
+    err = NULL;
+    check_status("double_free_election_start", redlead_election_start(c, "c-double-free-e", "D", NULL, cl, &e, &err),
+                 REDLEAD_OK, &err);
+    err = NULL;
+    check_status("double_free_election_first", redlead_election_free(e, &err), REDLEAD_OK, &err);
+    err = NULL;
+    check_status("double_free_election_second", redlead_election_free(e, &err), REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    CHECK("double_free_election_drops_once", atomic_load(&rd.drops) == 1);
+
+    redlead_config *cfg = redlead_config_new();
+    redlead_config_free(cfg);
+    redlead_config_free(cfg);
+    err = NULL;
+    check_status("config_setter_after_free", redlead_config_set_retry_count(cfg, 3, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    redlead_error *e1 = NULL;
+    redlead_lock_extend(NULL, 1, &e1);
+    redlead_error_free(e1);
+    redlead_error_free(e1);
+    CHECK("error_double_free_is_a_no_op", redlead_error_code(e1) == REDLEAD_ERR_INVALID_ARGUMENT);
 }
 
 int main(int argc, char **argv) {
@@ -512,6 +597,8 @@ int main(int argc, char **argv) {
     test_client_freed_while_lock_lives();
     test_bad_inputs(c);
     test_election(c);
+    test_free_while_waiting(c);
+    test_double_free(c);
     test_fork(c);
     test_fork_leader(c);
     redlead_client_free(c);
