@@ -118,7 +118,41 @@ typedef enum redlead_status {
    * A bug or an unexpected reply; the message says which.
    */
   REDLEAD_ERR_INTERNAL = 10,
+  /**
+   * The call was cancelled through its `redlead_cancel`.
+   */
+  REDLEAD_ERR_CANCELLED = 11,
 } redlead_status;
+
+/**
+ * What one node answered to the operation that failed.
+ */
+typedef enum redlead_outcome {
+  /**
+   * The node did what was asked.
+   */
+  REDLEAD_OUTCOME_OK = 0,
+  /**
+   * The key is held by another owner.
+   */
+  REDLEAD_OUTCOME_HELD = 1,
+  /**
+   * The key no longer holds this lock's token.
+   */
+  REDLEAD_OUTCOME_NOT_HELD = 2,
+  /**
+   * The node answered with an error or the connection failed.
+   */
+  REDLEAD_OUTCOME_ERROR = 3,
+  /**
+   * No answer within the node timeout.
+   */
+  REDLEAD_OUTCOME_TIMEOUT = 4,
+  /**
+   * Decided before this node answered.
+   */
+  REDLEAD_OUTCOME_NOT_AWAITED = 5,
+} redlead_outcome;
 
 /**
  * What an election event says.
@@ -166,42 +200,39 @@ typedef enum redlead_revoke_reason {
 } redlead_revoke_reason;
 
 /**
- * What one node answered to the operation that failed.
+ * Severity of a log record; also the `max_level` of
+ * `redlead_log_set_callback` (records above it are not produced).
  */
-typedef enum redlead_outcome {
-  /**
-   * The node did what was asked.
-   */
-  REDLEAD_OUTCOME_OK = 0,
-  /**
-   * The key is held by another owner.
-   */
-  REDLEAD_OUTCOME_HELD = 1,
-  /**
-   * The key no longer holds this lock's token.
-   */
-  REDLEAD_OUTCOME_NOT_HELD = 2,
-  /**
-   * The node answered with an error or the connection failed.
-   */
-  REDLEAD_OUTCOME_ERROR = 3,
-  /**
-   * No answer within the node timeout.
-   */
-  REDLEAD_OUTCOME_TIMEOUT = 4,
-  /**
-   * Decided before this node answered.
-   */
-  REDLEAD_OUTCOME_NOT_AWAITED = 5,
-} redlead_outcome;
+typedef enum redlead_log_level {
+  REDLEAD_LOG_ERROR = 1,
+  REDLEAD_LOG_WARN = 2,
+  REDLEAD_LOG_INFO = 3,
+  REDLEAD_LOG_DEBUG = 4,
+  REDLEAD_LOG_TRACE = 5,
+} redlead_log_level;
+
+/**
+ * A cancellation signal, passed to the acquire functions.
+ *
+ * Ownership: created by `redlead_cancel_new`, owned by the caller, freed
+ * once with `redlead_cancel_free`. Lifetime: a call that was given it keeps
+ * what it needs, so it may be freed while that call still runs (the call
+ * then can no longer be cancelled). Thread-safety: every function taking a
+ * cancel may be called from many threads at once (a const handle may be
+ * used concurrently). One cancel may be given to many calls; cancelling it
+ * ends them all. It cannot be reset.
+ */
+typedef struct redlead_cancel redlead_cancel;
 
 /**
  * A Redlock client over N independent Redis masters.
  *
  * Ownership: created by `redlead_client_new`, owned by the caller, freed once
  * with `redlead_client_free`. Lifetime: locks and elections made from it keep
- * what they need, so the client may be freed while they live. Thread-safety:
- * every function taking a client may be called from many threads at once.
+ * what they need, so the client may be freed while they live, and while
+ * another thread waits in a call on it. Thread-safety: every function taking
+ * a client may be called from many threads at once (a const handle may be
+ * used concurrently).
  */
 typedef struct redlead_client redlead_client;
 
@@ -251,11 +282,35 @@ typedef struct redlead_error redlead_error;
  * A held (or formerly held) lock.
  *
  * Ownership: created by the acquire functions, owned by the caller, freed
- * once with `redlead_lock_free`, which releases it if still held. Lifetime:
- * independent of the client it came from. Thread-safety: every function
- * taking a lock may be called from many threads at once.
+ * once with `redlead_lock_free`, which releases it in the background if it
+ * is still held. Lifetime: independent of the client it came from; calls in
+ * flight on it keep what they need, so it may be freed while another thread
+ * waits in a call on it. Thread-safety: every function taking a lock may be
+ * called from many threads at once (a const handle may be used
+ * concurrently).
  */
 typedef struct redlead_lock redlead_lock;
+
+/**
+ * Options of one acquisition, built with `redlead_lock_options_set_*`.
+ *
+ * Ownership: created by `redlead_lock_options_new`, owned by the caller,
+ * freed once with `redlead_lock_options_free`; the acquire functions copy
+ * it, so it may be freed or reused right after. Thread-safety: not
+ * synchronized; do not set it from two threads at once (reading it in two
+ * acquires at once is safe).
+ */
+typedef struct redlead_lock_options redlead_lock_options;
+
+/**
+ * Per-node outcomes of `redlead_client_ping`.
+ *
+ * Ownership: created by `redlead_client_ping`, owned by the caller, freed
+ * once with `redlead_outcomes_free`. Lifetime: the strings it gives out live
+ * until it is freed. Thread-safety: immutable; a const handle may be used
+ * concurrently.
+ */
+typedef struct redlead_outcomes redlead_outcomes;
 
 /**
  * One election event, borrowed by the callback.
@@ -304,6 +359,114 @@ typedef struct redlead_event_closure {
   void (*drop)(void *context);
 } redlead_event_closure;
 
+/**
+ * Completion of an asynchronous call (`redlead_lock_acquire_async`,
+ * `_extend_async`, `_release_async`).
+ *
+ * Guarantees: when the asynchronous call returned `REDLEAD_OK`, `call` runs
+ * exactly once, later, on a library thread named `redlead-cb` (never
+ * on the thread that made the call, never on a runtime worker, so it may
+ * make blocking redlead calls), and `drop` (if not NULL) runs right after it
+ * on the same thread. When the asynchronous call returned any other status,
+ * `call` never runs and `drop` has run before it returned. `call` receives
+ * the status and, owned by the callee: the new lock (non-NULL only for a
+ * successful acquire; free it with `redlead_lock_free`) and an error object
+ * (non-NULL exactly when the status is not `REDLEAD_OK`; free it with
+ * `redlead_error_free`). Thread-safety: `context` is used from a library
+ * thread. `call` must not unwind.
+ */
+typedef struct redlead_completion {
+  /**
+   * Passed to `call` and `drop`; owned by the closure.
+   */
+  void *context;
+  /**
+   * Required.
+   */
+  void (*call)(void *context,
+               enum redlead_status status,
+               struct redlead_lock *lock,
+               struct redlead_error *error);
+  /**
+   * Optional: releases `context`.
+   */
+  void (*drop)(void *context);
+} redlead_completion;
+
+/**
+ * A callback run when a lock is lost, given to `redlead_lock_on_lost`.
+ *
+ * Guarantees: `call` runs at most once, on a library thread named
+ * `redlead-cb` (never a runtime worker), when the lock is known lost
+ * (a quorum says it is gone, or less than its safety margin of validity is
+ * left without a successful extension) while it was not released or freed;
+ * `drop` (if not NULL) runs exactly once, after `call`, or without `call`
+ * when the lock was released or freed first, also when
+ * `redlead_lock_on_lost` fails. Thread-safety: `context` is used from a
+ * library thread. `call` must not unwind.
+ */
+typedef struct redlead_lost_closure {
+  /**
+   * Passed to `call` and `drop`; owned by the closure.
+   */
+  void *context;
+  /**
+   * Required.
+   */
+  void (*call)(void *context);
+  /**
+   * Optional: releases `context`.
+   */
+  void (*drop)(void *context);
+} redlead_lost_closure;
+
+/**
+ * One log record, borrowed by the callback.
+ *
+ * Lifetime: the record and its strings are valid only during the `call`
+ * that receives it; copy what you keep.
+ */
+typedef struct redlead_log_record {
+  enum redlead_log_level level;
+  /**
+   * Where it comes from, e.g. "redlead::lock" (NUL-terminated UTF-8).
+   */
+  const char *target;
+  /**
+   * The message followed by its fields as ` key=value` (NUL-terminated
+   * UTF-8).
+   */
+  const char *message;
+} redlead_log_record;
+
+/**
+ * The log callback, given to `redlead_log_set_callback`.
+ *
+ * Guarantees: `call` runs on one library thread (`redlead-log`), one record
+ * at a time, in the order the records were produced; never after
+ * `redlead_log_clear` (or a replacing `redlead_log_set_callback`) returned;
+ * `drop` (if not NULL) runs exactly once, after the last `call`, also when
+ * setting fails. Thread-safety: `context` is used from the log thread.
+ * `call` must not unwind; it may call any redlead function except
+ * `redlead_log_set_callback` and `redlead_log_clear` (those return
+ * `REDLEAD_ERR_WRONG_THREAD` there).
+ */
+typedef struct redlead_log_closure {
+  /**
+   * Passed to `call` and `drop`; owned by the closure.
+   */
+  void *context;
+  /**
+   * Required.
+   */
+  void (*call)(void *context,
+               const struct redlead_log_record *record);
+  /**
+   * Optional: releases `context`.
+   */
+  void (*drop)(void *context);
+} redlead_log_closure;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -311,15 +474,17 @@ extern "C" {
 /**
  * The version of the library actually loaded, "MAJOR.MINOR.PATCH".
  *
- * Returns a static NUL-terminated string: never NULL, never freed.
- * Thread-safe.
+ * Blocks: no. Threads: any. Ownership: the result is a static string; do
+ * not free it. NULL: never returns NULL.
  */
 const char *redlead_version(void);
 
 /**
  * The ABI version of the library actually loaded; compare with
  * `REDLEAD_ABI_VERSION` from the header you compiled against.
- * Thread-safe.
+ *
+ * Blocks: no. Threads: any. Ownership: nothing is passed. NULL: no
+ * pointers.
  */
 uint32_t redlead_abi_version(void);
 
@@ -327,16 +492,67 @@ uint32_t redlead_abi_version(void);
  * Test-only: panics inside the boundary, to prove that a panic becomes
  * `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
  * into C or aborts the process. Has no other effect.
+ *
+ * Blocks: no. Threads: any. Ownership: the caller owns `*error_out`.
+ * NULL: `error_out` may be NULL.
  */
 enum redlead_status redlead_test_panic(struct redlead_error **error_out);
 
 /**
- * Creates a client. `node_urls` is a borrowed array of `node_count`
- * NUL-terminated UTF-8 URLs (`redis://[user:password@]host:port[/db]`,
- * `rediss://` for TLS), copied. `config` is borrowed and copied; NULL means
- * the defaults. Connections are made lazily and kept, so a node that is down
- * now does not fail this call. Builds the process-wide runtime on first use.
- * On success `*client_out` receives a client the caller owns.
+ * A new cancellation signal, not cancelled.
+ *
+ * Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+ * it with `redlead_cancel_free`. NULL: returns NULL only in a forked child
+ * or on an internal panic.
+ */
+struct redlead_cancel *redlead_cancel_new(void);
+
+/**
+ * Cancels: every call waiting with this signal (now or later) returns
+ * `REDLEAD_ERR_CANCELLED` soon (an asynchronous one completes with it).
+ * An attempt already sent to the nodes finishes in the background and
+ * releases what it took, so a cancelled acquire leaves no key behind.
+ * Cancelling twice is fine.
+ *
+ * Blocks: no. Threads: any, concurrently with the calls it cancels.
+ * Ownership: `cancel` is borrowed. NULL: a NULL `cancel` (or a freed one)
+ * gives `REDLEAD_ERR_INVALID_ARGUMENT`.
+ */
+enum redlead_status redlead_cancel_cancel(const struct redlead_cancel *cancel,
+                                          struct redlead_error **error_out);
+
+/**
+ * 1 once `redlead_cancel_cancel` was called on it, else 0 (also for a NULL
+ * or freed `cancel`).
+ *
+ * Blocks: no. Threads: any. Ownership: `cancel` is borrowed. NULL: answers 0.
+ */
+uint8_t redlead_cancel_is_cancelled(const struct redlead_cancel *cancel);
+
+/**
+ * Frees a cancellation signal. Calls still running with it are not
+ * cancelled by this.
+ *
+ * Blocks: no. Threads: any, but not concurrently with another call on the
+ * same `cancel`. Ownership: takes `cancel`; do not use it again (a second
+ * free is detected and ignored). NULL: a no-op.
+ */
+void redlead_cancel_free(struct redlead_cancel *cancel);
+
+/**
+ * Creates a client over `node_count` URLs
+ * (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS).
+ * Connections are made lazily and kept, so a node that is down now does not
+ * fail this call. Builds the process-wide runtime on first use.
+ *
+ * Blocks: no network wait (builds the runtime on the first call).
+ * Threads: any thread but a tokio runtime thread.
+ * Ownership: `node_urls` (an array of `node_count` strings) and `config` are
+ * borrowed and copied; the caller owns `*client_out` and frees it with
+ * `redlead_client_free`.
+ * NULL: `node_urls`, each of its entries and `client_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `config` NULL means the defaults;
+ * `error_out` may be NULL.
  */
 enum redlead_status redlead_client_new(const char *const *node_urls,
                                        size_t node_count,
@@ -345,10 +561,95 @@ enum redlead_status redlead_client_new(const char *const *node_urls,
                                        struct redlead_error **error_out);
 
 /**
- * Frees a client. NULL is a no-op. Locks and elections made from it stay
- * usable and must still be freed.
+ * Frees a client. Locks and elections made from it stay usable and must
+ * still be freed.
+ *
+ * Blocks: no. Threads: any; calls still waiting on `client` in other
+ * threads finish normally. Ownership: takes `client`; do not use it again
+ * (a second free of a recent handle is detected and ignored). NULL: a no-op.
  */
 void redlead_client_free(struct redlead_client *client);
+
+/**
+ * Who holds `resource`: `*held_out` receives 1 when a quorum of nodes
+ * agrees on one holder, else 0; `*owner_out` receives that holder's owner
+ * label (`redlead_lock_options_set_owner`), or NULL when nobody holds it or
+ * the holder set no label. `REDLEAD_ERR_CONNECTION` when fewer than a quorum
+ * answered.
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `client`.
+ * Ownership: `client` and `resource` are borrowed; the caller owns the
+ * string written to `*owner_out` and frees it with `redlead_string_free`.
+ * NULL: `client` and `resource` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `held_out`, `owner_out` and `error_out`
+ * may be NULL (not written).
+ */
+enum redlead_status redlead_client_holder(const struct redlead_client *client,
+                                          const char *resource,
+                                          uint8_t *held_out,
+                                          char **owner_out,
+                                          struct redlead_error **error_out);
+
+/**
+ * Frees a string the library gave out (`redlead_client_holder`).
+ *
+ * Blocks: no. Threads: any. Ownership: takes `s`; free each string once.
+ * NULL: a no-op.
+ */
+void redlead_string_free(char *s);
+
+/**
+ * Sends PING to every node (for health checks). Succeeds whatever the nodes
+ * answer: `*outcomes_out` receives each node's outcome
+ * (`REDLEAD_OUTCOME_OK`, `_ERROR` or `_TIMEOUT`), in the order the URLs
+ * were given.
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `client`.
+ * Ownership: `client` is borrowed; the caller owns `*outcomes_out` and
+ * frees it with `redlead_outcomes_free`.
+ * NULL: `client` and `outcomes_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_client_ping(const struct redlead_client *client,
+                                        struct redlead_outcomes **outcomes_out,
+                                        struct redlead_error **error_out);
+
+/**
+ * How many node outcomes `outcomes` holds (one per node).
+ *
+ * Blocks: no. Threads: any. Ownership: `outcomes` is borrowed.
+ * NULL: answers 0.
+ */
+size_t redlead_outcomes_count(const struct redlead_outcomes *outcomes);
+
+/**
+ * The `index`-th node's outcome: its address, the kind of its answer, and
+ * a message. `REDLEAD_ERR_INVALID_ARGUMENT` when `index` is out of range.
+ *
+ * Blocks: no. Threads: any. Ownership: `outcomes` is borrowed; the strings
+ * written to `*node_out` and `*message_out` belong to `outcomes` and are
+ * valid until it is freed.
+ * NULL: `outcomes`, `node_out`, `outcome_out` and `message_out` must not be
+ * NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_outcomes_get(const struct redlead_outcomes *outcomes,
+                                         size_t index,
+                                         const char **node_out,
+                                         enum redlead_outcome *outcome_out,
+                                         const char **message_out,
+                                         struct redlead_error **error_out);
+
+/**
+ * Frees node outcomes.
+ *
+ * Blocks: no. Threads: any, but not while another thread reads `outcomes`.
+ * Ownership: takes `outcomes`. NULL: a no-op.
+ */
+void redlead_outcomes_free(struct redlead_outcomes *outcomes);
 
 /**
  * A new client configuration holding the defaults (node timeout 50 ms,
@@ -356,17 +657,29 @@ void redlead_client_free(struct redlead_client *client);
  * retries within the wait, keys `redlead:{resource}`, connect timeout
  * 500 ms, 2 runtime threads). Returns NULL only in a forked child or on an
  * internal panic. The caller owns the result.
+ *
+ * Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+ * it with `redlead_config_free`. NULL: returns NULL only in a forked child or on
+ * an internal panic.
  */
 struct redlead_config *redlead_config_new(void);
 
 /**
  * Frees a configuration. NULL is a no-op.
+ *
+ * Blocks: no. Threads: any, but not concurrently with another call on the
+ * same `config`. Ownership: takes `config`; do not use it again (a second
+ * free of a recent handle is detected and ignored). NULL: a no-op.
  */
 void redlead_config_free(struct redlead_config *config);
 
 /**
  * How long one node may take to answer one command (> 0, far below any ttl).
  * `config` is borrowed and mutated.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_node_timeout_ms(struct redlead_config *config,
                                                        uint64_t node_timeout_ms,
@@ -374,6 +687,10 @@ enum redlead_status redlead_config_set_node_timeout_ms(struct redlead_config *co
 
 /**
  * Clock drift allowance as a fraction of the ttl, in [0, 0.5).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_drift_factor(struct redlead_config *config,
                                                     double drift_factor,
@@ -381,6 +698,10 @@ enum redlead_status redlead_config_set_drift_factor(struct redlead_config *confi
 
 /**
  * Most attempts of a waiting acquire; 0 means no limit other than the wait.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_retry_count(struct redlead_config *config,
                                                    uint32_t retry_count,
@@ -388,6 +709,10 @@ enum redlead_status redlead_config_set_retry_count(struct redlead_config *config
 
 /**
  * Base delay between two attempts of a waiting acquire (0 allowed).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_retry_delay_ms(struct redlead_config *config,
                                                       uint64_t retry_delay_ms,
@@ -395,6 +720,10 @@ enum redlead_status redlead_config_set_retry_delay_ms(struct redlead_config *con
 
 /**
  * Random extra delay, uniform in [0, jitter], added to each retry (0 allowed).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_retry_jitter_ms(struct redlead_config *config,
                                                        uint64_t retry_jitter_ms,
@@ -403,6 +732,10 @@ enum redlead_status redlead_config_set_retry_jitter_ms(struct redlead_config *co
 /**
  * Prefix of every Redis key (default "redlead:"). `key_prefix` is a borrowed
  * NUL-terminated UTF-8 string, copied.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated; `key_prefix` is borrowed and copied.
+ * NULL: `config` and `key_prefix` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_key_prefix(struct redlead_config *config,
                                                   const char *key_prefix,
@@ -413,6 +746,10 @@ enum redlead_status redlead_config_set_key_prefix(struct redlead_config *config,
  * `rediss://` nodes instead of the public (webpki) roots: most Redis TLS
  * deployments use a private CA. Checked for a PEM header here; the client
  * rejects it at connect time if it does not parse.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated; `ca_pem` is borrowed and copied.
+ * NULL: `config` and `ca_pem` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_tls_root_ca_pem(struct redlead_config *config,
                                                        const char *ca_pem,
@@ -421,6 +758,10 @@ enum redlead_status redlead_config_set_tls_root_ca_pem(struct redlead_config *co
 /**
  * Client certificate and key (PEM, borrowed NUL-terminated strings, copied)
  * for `rediss://` nodes that require client authentication.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated; `cert_pem` and `key_pem` are borrowed and copied.
+ * NULL: `config`, `cert_pem` and `key_pem` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_tls_client_cert_pem(struct redlead_config *config,
                                                            const char *cert_pem,
@@ -430,6 +771,10 @@ enum redlead_status redlead_config_set_tls_client_cert_pem(struct redlead_config
 /**
  * Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
  * Redis Cluster slot; zero: `prefix` + resource, as other Redlock libraries.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_key_hash_tag(struct redlead_config *config,
                                                     uint8_t key_hash_tag,
@@ -437,6 +782,10 @@ enum redlead_status redlead_config_set_key_hash_tag(struct redlead_config *confi
 
 /**
  * Timeout of one connection attempt to a node (> 0).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_connect_timeout_ms(struct redlead_config *config,
                                                           uint64_t connect_timeout_ms,
@@ -447,6 +796,10 @@ enum redlead_status redlead_config_set_connect_timeout_ms(struct redlead_config 
  * only before the runtime is first built (by the first `redlead_client_new`);
  * once it runs, this fails with `REDLEAD_ERR_INVALID_ARGUMENT`, and so does
  * `redlead_client_new` with a config asking for a different count.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_config_set_runtime_threads(struct redlead_config *config,
                                                        uint32_t runtime_threads,
@@ -456,17 +809,29 @@ enum redlead_status redlead_config_set_runtime_threads(struct redlead_config *co
  * A new election configuration holding the defaults (see the core's
  * `ElectionConfig`). Returns NULL only in a forked child or on an internal
  * panic. The caller owns the result.
+ *
+ * Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+ * it with `redlead_election_config_free`. NULL: returns NULL only in a forked child or on
+ * an internal panic.
  */
 struct redlead_election_config *redlead_election_config_new(void);
 
 /**
  * Frees an election configuration. NULL is a no-op.
+ *
+ * Blocks: no. Threads: any, but not concurrently with another call on the
+ * same `config`. Ownership: takes `config`; do not use it again (a second
+ * free of a recent handle is detected and ignored). NULL: a no-op.
  */
 void redlead_election_config_free(struct redlead_election_config *config);
 
 /**
  * Lifetime of the leader's lock: how long a crashed leader blocks a new
  * election (> 0).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_config_set_ttl_ms(struct redlead_election_config *config,
                                                        uint64_t ttl_ms,
@@ -474,6 +839,10 @@ enum redlead_status redlead_election_config_set_ttl_ms(struct redlead_election_c
 
 /**
  * How often the leader renews its lock (> 0; default ttl / 3).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_config_set_renew_interval_ms(struct redlead_election_config *config,
                                                                   uint64_t renew_interval_ms,
@@ -481,16 +850,37 @@ enum redlead_status redlead_election_config_set_renew_interval_ms(struct redlead
 
 /**
  * How often a follower tries to become leader (> 0).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_config_set_retry_interval_ms(struct redlead_election_config *config,
                                                                   uint64_t retry_interval_ms,
                                                                   struct redlead_error **error_out);
 
 /**
+ * Random extra delay, uniform in [0, `retry_jitter_ms`], added to each of a
+ * follower's attempts (0 allowed; default ttl / 50), so that followers do
+ * not all try at the same instant.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_election_config_set_retry_jitter_ms(struct redlead_election_config *config,
+                                                                uint64_t retry_jitter_ms,
+                                                                struct redlead_error **error_out);
+
+/**
  * How long `redlead_election_free` waits for an event callback that is
  * still running (> 0; default 5000). After it, the free returns
  * `REDLEAD_ERR_TIMEOUT` having stopped the campaign, released the lock and
  * freed the election; the closure's `drop` runs when the callback returns.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_config_set_stop_timeout_ms(struct redlead_election_config *config,
                                                                 uint64_t stop_timeout_ms,
@@ -499,17 +889,30 @@ enum redlead_status redlead_election_config_set_stop_timeout_ms(struct redlead_e
 /**
  * How long before the lock's validity ends a leader that could not renew
  * steps down (> 0).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `config`. Ownership: `config` is borrowed and mutated.
+ * NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_config_set_step_down_margin_ms(struct redlead_election_config *config,
                                                                     uint64_t step_down_margin_ms,
                                                                     struct redlead_error **error_out);
 
 /**
- * Starts campaigning for `resource` as `candidate_id` (both borrowed
- * NUL-terminated UTF-8, copied; the id 1..=256 bytes). `config` is borrowed
- * and copied; NULL means the defaults (ttl 5 s). `closure` is moved into the
- * library: its `drop` runs exactly once, also when this call fails. On
- * success `*election_out` receives an election the caller owns.
+ * Starts campaigning for `resource` as `candidate_id` (the id 1..=256
+ * bytes); the campaign runs in the background and reports through
+ * `closure`.
+ *
+ * Blocks: no network wait.
+ * Threads: any thread but a tokio runtime thread; concurrently with any
+ * other call on `client`.
+ * Ownership: `client`, `resource`, `candidate_id` and `config` are borrowed
+ * and copied. `closure` is moved into the library: its `drop` runs exactly
+ * once, also when this call fails. The caller owns `*election_out` and frees
+ * it with `redlead_election_free`.
+ * NULL: `client`, `resource`, `candidate_id`, `closure.call` and
+ * `election_out` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `config`
+ * NULL means the defaults (ttl 5 s); `error_out` may be NULL.
  */
 enum redlead_status redlead_election_start(const struct redlead_client *client,
                                            const char *resource,
@@ -521,35 +924,59 @@ enum redlead_status redlead_election_start(const struct redlead_client *client,
 
 /**
  * 1 while this candidate leads (computed from the clock: it turns 0 at the
- * step-down instant even if a renewal is late), else 0 (also for an invalid
- * `election`). Does not block.
+ * step-down instant even if a renewal is late), else 0.
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `election`,
+ * also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+ * (as for a freed `election`, and in a forked child).
  */
 uint8_t redlead_election_is_leader(const struct redlead_election *election);
 
 /**
- * The current term (fencing token) while leading, else 0. Does not block.
+ * The current term (fencing token) while leading, else 0.
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `election`,
+ * also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+ * (as for a freed `election`, and in a forked child).
  */
 uint64_t redlead_election_term(const struct redlead_election *election);
 
 /**
  * How many times this candidate saw leadership change hands since it started.
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `election`,
+ * also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+ * (as for a freed `election`, and in a forked child).
  */
 uint64_t redlead_election_transitions(const struct redlead_election *election);
 
 /**
  * 0 when the campaign is stuck (still holding leadership a renew interval
- * past its step-down point), or ended without being stopped, or `election`
- * is invalid; else 1. For liveness probes. Does not block.
+ * past its step-down point), or ended without being stopped; else 1. For
+ * liveness probes.
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `election`,
+ * also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+ * (as for a freed `election`, and in a forked child).
  */
 uint8_t redlead_election_is_healthy(const struct redlead_election *election);
 
 /**
- * Asks the nodes who leads now. Blocks for about one round trip.
- * On success `*needed` receives the size of the leader id including its NUL,
- * or 0 when no candidate leads; the id is copied into `buf` only when it
- * fits (`*needed <= buf_len`), else `buf` is untouched and the caller retries
- * with a larger buffer. `buf` may be NULL when `buf_len` is 0. `needed` is
- * required. `election` is borrowed.
+ * Asks the nodes who leads now. On success `*needed` receives the size of
+ * the leader id including its NUL, or 0 when no candidate leads; the id is
+ * copied into `buf` only when it fits (`*needed <= buf_len`), else `buf` is
+ * untouched and the caller retries with a larger buffer (ids are at most
+ * 257 bytes with the NUL, so a buffer of 257 always fits).
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `election`, also from its
+ * callback.
+ * Ownership: `election` is borrowed; `buf` (`buf_len` bytes) is written by
+ * the library and stays the caller's.
+ * NULL: `election` and `needed` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `buf` may be NULL only when `buf_len` is
+ * 0; `error_out` may be NULL.
  */
 enum redlead_status redlead_election_leader(const struct redlead_election *election,
                                             char *buf,
@@ -559,8 +986,17 @@ enum redlead_status redlead_election_leader(const struct redlead_election *elect
 
 /**
  * Releases leadership now and tells the followers. Returns `REDLEAD_OK` also
- * when not leading (a no-op); `*resigned_out`, when not NULL, receives 1 if
- * this call ended a leadership, else 0. May be called from the callback.
+ * when not leading (a no-op); `*resigned_out` receives 1 if this call ended
+ * a leadership, else 0. The campaign goes on (this candidate may be elected
+ * again).
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `election`, also from its
+ * callback.
+ * Ownership: `election` is borrowed.
+ * NULL: `election` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `resigned_out` and `error_out` may be NULL.
  */
 enum redlead_status redlead_election_resign(const struct redlead_election *election,
                                             uint8_t *resigned_out,
@@ -578,40 +1014,66 @@ enum redlead_status redlead_election_resign(const struct redlead_election *elect
  * (`REDLEAD_OK`). Called from inside the election's own callback it returns
  * `REDLEAD_ERR_WRONG_THREAD` and frees nothing (free it from another thread).
  * In a forked child it returns `REDLEAD_ERR_FORKED` and frees nothing.
+ *
+ * Blocks: yes, for about one round trip (the resignation), plus at most the
+ * stop timeout behind a callback still running.
+ * Threads: any thread but a tokio runtime thread and the election's own
+ * callback (`REDLEAD_ERR_WRONG_THREAD` there); calls still waiting on
+ * `election` in other threads finish normally.
+ * Ownership: takes `election`; do not use it again.
+ * NULL: a no-op returning `REDLEAD_OK`; `error_out` may be NULL.
  */
 enum redlead_status redlead_election_free(struct redlead_election *election,
                                           struct redlead_error **error_out);
 
 /**
  * Static description of a status: a NUL-terminated string that is never
- * NULL and never freed. Thread-safe.
+ * freed. Pass only values of `redlead_status`.
+ *
+ * Blocks: no. Threads: any. Ownership: the result is static; do not free
+ * it. NULL: never returns NULL.
  */
 const char *redlead_status_str(enum redlead_status status);
 
 /**
- * The status of the failed call. Returns `REDLEAD_ERR_INVALID_ARGUMENT` for
- * a NULL `error`. `error` is borrowed.
+ * The status of the failed call.
+ *
+ * Blocks: no. Threads: any, concurrently with other readers of `error`.
+ * Ownership: `error` is borrowed. NULL: answers
+ * `REDLEAD_ERR_INVALID_ARGUMENT` (as for a freed `error`).
  */
 enum redlead_status redlead_error_code(const struct redlead_error *error);
 
 /**
  * A message for humans, naming the offending parameter or the failing
- * nodes. Never NULL, never empty; valid until `error` is freed (for a NULL
- * `error`, a static string). `error` is borrowed.
+ * nodes; never empty.
+ *
+ * Blocks: no. Threads: any, concurrently with other readers of `error`.
+ * Ownership: `error` is borrowed; the string belongs to `error` and is valid
+ * until it is freed. NULL: for a NULL (or freed) `error`, a static message
+ * saying so; never returns NULL.
  */
 const char *redlead_error_message(const struct redlead_error *error);
 
 /**
  * How many per-node outcomes the error carries (0 for errors raised before
- * anything was sent, and for a NULL `error`). `error` is borrowed.
+ * anything was sent).
+ *
+ * Blocks: no. Threads: any, concurrently with other readers of `error`.
+ * Ownership: `error` is borrowed. NULL: answers 0.
  */
 size_t redlead_error_node_count(const struct redlead_error *error);
 
 /**
  * The `index`-th node's outcome: its address (never a password), the kind
- * of its answer, and a message. All out-parameters are required; the
- * strings are owned by `error` and valid until it is freed. Fails with
- * `REDLEAD_ERR_INVALID_ARGUMENT` when `index >= redlead_error_node_count`.
+ * of its answer, and a message. Fails with `REDLEAD_ERR_INVALID_ARGUMENT`
+ * when `index >= redlead_error_node_count(error)`.
+ *
+ * Blocks: no. Threads: any, concurrently with other readers of `error`.
+ * Ownership: `error` is borrowed; the strings written to `*node_out` and
+ * `*message_out` belong to `error` and are valid until it is freed.
+ * NULL: `error`, `node_out`, `outcome_out` and `message_out` must not be
+ * NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_error_node_outcome(const struct redlead_error *error,
                                                size_t index,
@@ -621,17 +1083,29 @@ enum redlead_status redlead_error_node_outcome(const struct redlead_error *error
                                                struct redlead_error **error_out);
 
 /**
- * Frees an error. NULL is a no-op. The caller must not use `error` again.
+ * Frees an error.
+ *
+ * Blocks: no. Threads: any, but not while another thread reads `error`.
+ * Ownership: takes `error`; do not use it again (a second free of a recent
+ * error is detected and ignored). NULL: a no-op.
  */
 void redlead_error_free(struct redlead_error *error);
 
 /**
- * One attempt to take the lock on `resource` (borrowed NUL-terminated UTF-8,
- * 1..=1024 bytes) for `ttl_ms` (> node timeout, <= 24 h). Blocks for about
- * one round trip. `REDLEAD_NOT_ACQUIRED` when it is held elsewhere,
+ * One attempt to take the lock on `resource` (NUL-terminated UTF-8,
+ * 1..=1024 bytes) for `ttl_ms` (> node timeout, <= 24 h), with `flags` (0 or
+ * `REDLEAD_LOCK_FENCED`). `REDLEAD_NOT_ACQUIRED` when it is held elsewhere,
  * `REDLEAD_ERR_CONNECTION` when fewer than a quorum answered; both with the
- * per-node outcomes in `*error_out`. On success `*lock_out` receives a lock
- * the caller owns.
+ * per-node outcomes in `*error_out`. On success `*lock_out` receives the lock.
+ *
+ * Blocks: yes, for about one round trip to the nodes; at most about the node
+ * timeout (plus one more for a fenced lock).
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `client`.
+ * Ownership: `client` and `resource` are borrowed for the call; the caller
+ * owns `*lock_out` and frees it with `redlead_lock_free`.
+ * NULL: `client`, `resource` and `lock_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_lock_try_acquire(const struct redlead_client *client,
                                              const char *resource,
@@ -642,8 +1116,17 @@ enum redlead_status redlead_lock_try_acquire(const struct redlead_client *client
 
 /**
  * Like `redlead_lock_try_acquire`, but retries with jittered delays until the
- * lock is taken or `wait_ms` (<= 24 h) is spent; blocks at most about that
- * long. The last failure is returned.
+ * lock is taken or `wait_ms` (<= 24 h) is spent. The last failure is
+ * returned.
+ *
+ * Blocks: yes, at most about `wait_ms` plus one attempt (a round trip, at
+ * most about the node timeout).
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `client`.
+ * Ownership: `client` and `resource` are borrowed for the call; the caller
+ * owns `*lock_out` and frees it with `redlead_lock_free`.
+ * NULL: `client`, `resource` and `lock_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
  */
 enum redlead_status redlead_lock_acquire(const struct redlead_client *client,
                                          const char *resource,
@@ -654,27 +1137,154 @@ enum redlead_status redlead_lock_acquire(const struct redlead_client *client,
                                          struct redlead_error **error_out);
 
 /**
+ * Takes the lock on `resource` for `ttl_ms` with `options` (owner label,
+ * fencing, auto-extension), retrying until `wait_ms` (0: one attempt, like
+ * `redlead_lock_try_acquire`) is spent or `cancel` is cancelled
+ * (`REDLEAD_ERR_CANCELLED`; an attempt already sent finishes in the
+ * background and releases what it took, leaving no key).
+ *
+ * Blocks: yes, at most about `wait_ms` plus one attempt, or until `cancel`.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `client`.
+ * Ownership: `client`, `resource`, `options` and `cancel` are borrowed for
+ * the call (`options` is copied); the caller owns `*lock_out` and frees it
+ * with `redlead_lock_free`.
+ * NULL: `client`, `resource` and `lock_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `options` NULL means the defaults,
+ * `cancel` NULL means not cancellable, `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_acquire_with(const struct redlead_client *client,
+                                              const char *resource,
+                                              uint64_t ttl_ms,
+                                              uint64_t wait_ms,
+                                              const struct redlead_lock_options *options,
+                                              const struct redlead_cancel *cancel,
+                                              struct redlead_lock **lock_out,
+                                              struct redlead_error **error_out);
+
+/**
+ * Starts `redlead_lock_acquire_with` in the background and returns at once;
+ * `completion.call` receives the status and, on success, the lock. Bad
+ * arguments found before starting (NULL, invalid UTF-8, a ttl the client
+ * rejects) are returned here; everything else arrives through the
+ * completion.
+ *
+ * Blocks: no.
+ * Threads: any, including a tokio runtime thread and a redlead callback.
+ * Ownership: `client`, `resource`, `options` and `cancel` are borrowed for
+ * the call (copied or shared as needed; they may be freed right after).
+ * `completion` is moved into the library: when this returns `REDLEAD_OK`,
+ * `call` runs exactly once later on a `redlead-cb` thread, then `drop`;
+ * otherwise `call` never runs and `drop` has run. The lock and error handed
+ * to `call` belong to the callee.
+ * NULL: `client`, `resource` and `completion.call` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `options`, `cancel`, `error_out` may be.
+ */
+enum redlead_status redlead_lock_acquire_async(const struct redlead_client *client,
+                                               const char *resource,
+                                               uint64_t ttl_ms,
+                                               uint64_t wait_ms,
+                                               const struct redlead_lock_options *options,
+                                               const struct redlead_cancel *cancel,
+                                               struct redlead_completion completion,
+                                               struct redlead_error **error_out);
+
+/**
  * Sets the lock's remaining time to live to `ttl_ms` on every node where it
  * is still this lock's; succeeds only with a quorum and never re-creates an
  * expired key. `REDLEAD_LOST` when a quorum says it is gone,
- * `REDLEAD_ERR_CLOSED` after release. `lock` is borrowed.
+ * `REDLEAD_ERR_CLOSED` after release.
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `lock`, including its free.
+ * Ownership: `lock` is borrowed.
+ * NULL: `lock` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
  */
 enum redlead_status redlead_lock_extend(const struct redlead_lock *lock,
                                         uint64_t ttl_ms,
                                         struct redlead_error **error_out);
 
 /**
+ * Starts `redlead_lock_extend` in the background and returns at once;
+ * `completion.call` receives its status (the lock argument of `call` is
+ * NULL).
+ *
+ * Blocks: no.
+ * Threads: any, including a tokio runtime thread and a redlead callback.
+ * Ownership: `lock` is borrowed for the call (the extension keeps what it
+ * needs, so `lock` may be freed right after). `completion` is moved into
+ * the library, as for `redlead_lock_acquire_async`.
+ * NULL: `lock` and `completion.call` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_extend_async(const struct redlead_lock *lock,
+                                              uint64_t ttl_ms,
+                                              struct redlead_completion completion,
+                                              struct redlead_error **error_out);
+
+/**
  * Releases the lock on every node; returns when a quorum answered.
  * `REDLEAD_ERR_CLOSED` when it was already released (the handle still must be
  * freed), `REDLEAD_LOST` when it had expired before the release (the critical
- * section may have overlapped another holder's). `lock` is borrowed.
+ * section may have overlapped another holder's). Lost callbacks registered
+ * on the lock are dropped without a call.
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+ * there); concurrently with any other call on `lock`, including its free.
+ * Ownership: `lock` is borrowed (free it afterwards).
+ * NULL: `lock` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
  */
 enum redlead_status redlead_lock_release(const struct redlead_lock *lock,
                                          struct redlead_error **error_out);
 
 /**
- * Milliseconds of validity left (0 when over, released, or `lock` is NULL or
- * invalid). Act on the protected resource only within it. `lock` is borrowed.
+ * Starts `redlead_lock_release` in the background and returns at once;
+ * `completion.call` receives its status (the lock argument of `call` is
+ * NULL).
+ *
+ * Blocks: no.
+ * Threads: any, including a tokio runtime thread and a redlead callback.
+ * Ownership: `lock` is borrowed for the call (it may be freed right after).
+ * `completion` is moved into the library, as for
+ * `redlead_lock_acquire_async`.
+ * NULL: `lock` and `completion.call` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_release_async(const struct redlead_lock *lock,
+                                               struct redlead_completion completion,
+                                               struct redlead_error **error_out);
+
+/**
+ * Registers `closure` to be called once if the lock is lost while held:
+ * when a quorum says it is gone, or when less than its safety margin of
+ * validity is left without a successful extension (the moment
+ * `redlead_lock_is_held` turns 0 by itself). Already lost: `call` runs soon.
+ * Released or freed first: `drop` runs without `call`. Several closures may
+ * be registered; each gets its own call.
+ *
+ * Blocks: no.
+ * Threads: any, concurrently with any other call on `lock`.
+ * Ownership: `lock` is borrowed. `closure` is moved into the library: `call`
+ * runs at most once on a `redlead-cb` thread, `drop` exactly once
+ * after it, also when this call fails (`REDLEAD_ERR_CLOSED` after release).
+ * NULL: `lock` and `closure.call` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_on_lost(const struct redlead_lock *lock,
+                                         struct redlead_lost_closure closure,
+                                         struct redlead_error **error_out);
+
+/**
+ * Milliseconds of validity left (0 when over or released). Act on the
+ * protected resource only within it.
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `lock`.
+ * Ownership: `lock` is borrowed. NULL: answers 0 (as for a freed `lock`, and
+ * in a forked child).
  */
 uint64_t redlead_lock_validity_ms(const struct redlead_lock *lock);
 
@@ -683,24 +1293,150 @@ uint64_t redlead_lock_validity_ms(const struct redlead_lock *lock);
  * than its safety margin (max(ttl / 10, 2 x node timeout)) of validity left.
  * Turns 0 *before* the validity ends when the lock could not be extended, so
  * that the holder stops before another can get the lock. 0 also after
- * release, for a NULL or invalid `lock`, and on any internal error (fail
- * safe). Borrowed.
+ * release and on any internal error (fail safe).
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `lock`.
+ * Ownership: `lock` is borrowed. NULL: answers 0 (as for a freed `lock`, and
+ * in a forked child).
  */
 uint8_t redlead_lock_is_held(const struct redlead_lock *lock);
 
 /**
- * The fencing token of a lock acquired with `REDLEAD_LOCK_FENCED`: strictly
- * greater than every earlier fenced acquisition's of the same resource.
- * 0 for an unfenced lock (tokens start at 1) or an invalid `lock`.
+ * The fencing token of a lock acquired fenced: strictly greater than every
+ * earlier fenced acquisition's of the same resource. 0 for an unfenced lock
+ * (tokens start at 1).
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `lock`.
+ * Ownership: `lock` is borrowed. NULL: answers 0 (as for a freed `lock`, and
+ * in a forked child).
  */
 uint64_t redlead_lock_fencing_token(const struct redlead_lock *lock);
 
 /**
- * Frees a lock, releasing it first if still held (blocking for about one
- * round trip; from a runtime thread the release runs in the background).
- * NULL is a no-op. The caller must not use `lock` again.
+ * How many times the lock was extended (by `redlead_lock_extend` or by
+ * auto-extension).
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on `lock`.
+ * Ownership: `lock` is borrowed. NULL: answers 0 (as for a freed `lock`, and
+ * in a forked child).
+ */
+uint32_t redlead_lock_extensions(const struct redlead_lock *lock);
+
+/**
+ * Frees a lock. A lock still held is released in the background: the
+ * release is queued on each node before this returns, so a later acquire of
+ * the same resource by the same client queues behind it; call
+ * `redlead_lock_release` first to wait for the release and see its outcome.
+ * (It used to block for the release; it no longer waits on the network, so
+ * it is safe from finalizers and SafeHandles.) Lost callbacks are dropped
+ * without a call.
+ *
+ * Blocks: no.
+ * Threads: any, including a runtime thread or a redlead callback; calls
+ * still waiting on `lock` in other threads finish normally.
+ * Ownership: takes `lock`; do not use it again (a second free of a recent
+ * handle is detected and ignored).
+ * NULL: a no-op.
  */
 void redlead_lock_free(struct redlead_lock *lock);
+
+/**
+ * A new set of lock options holding the defaults: not fenced, no owner
+ * label, no auto-extension.
+ *
+ * Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+ * it with `redlead_lock_options_free`. NULL: returns NULL only in a forked
+ * child or on an internal panic.
+ */
+struct redlead_lock_options *redlead_lock_options_new(void);
+
+/**
+ * Frees lock options.
+ *
+ * Blocks: no. Threads: any, but not concurrently with another call on the
+ * same `options`. Ownership: takes `options`. NULL: a no-op.
+ */
+void redlead_lock_options_free(struct redlead_lock_options *options);
+
+/**
+ * Non-zero: also obtain a fencing token (one more round trip).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `options`. Ownership: `options` is borrowed and mutated.
+ * NULL: `options` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_options_set_fenced(struct redlead_lock_options *options,
+                                                    uint8_t fenced,
+                                                    struct redlead_error **error_out);
+
+/**
+ * A label stored with the lock (`<token>:<owner>` on the nodes), so that
+ * anyone can ask who holds the resource (`redlead_client_holder`). UTF-8,
+ * 1..=256 bytes (checked at acquire time, by the core).
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `options`. Ownership: `options` is borrowed and mutated; `owner` is
+ * borrowed and copied.
+ * NULL: `options` and `owner` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_options_set_owner(struct redlead_lock_options *options,
+                                                   const char *owner,
+                                                   struct redlead_error **error_out);
+
+/**
+ * Keep the lock alive in the background, with a cap (Redlock's liveness
+ * rule: a holder must not extend forever): stop once it was held
+ * `max_hold_ms` (0: no such cap) or after `max_extensions` extensions (0: no
+ * such cap); at least one cap is required. `interval_ms` is the time between
+ * extensions (0: ttl / 3). When the cap is reached or an extension fails,
+ * the lock ends at its validity and the lost signal fires first
+ * (`redlead_lock_on_lost`). The caps are checked against the ttl at acquire
+ * time, by the core.
+ *
+ * Blocks: no. Threads: not concurrently with another call on the same
+ * `options`. Ownership: `options` is borrowed and mutated.
+ * NULL: `options` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
+ */
+enum redlead_status redlead_lock_options_set_auto_extend(struct redlead_lock_options *options,
+                                                         uint64_t max_hold_ms,
+                                                         uint32_t max_extensions,
+                                                         uint64_t interval_ms,
+                                                         struct redlead_error **error_out);
+
+/**
+ * Sends the library's log records of level `max_level` (a
+ * `redlead_log_level` value, 1..=5) and more severe to `closure`, replacing
+ * the callback set before (whose `drop` runs before this returns). The
+ * first call installs the library's `tracing` subscriber for the process
+ * (`REDLEAD_ERR_INTERNAL` if the process already has another one).
+ *
+ * Blocks: no network wait; waits for a call of the previous callback in
+ * progress.
+ * Threads: any thread but the log callback's own
+ * (`REDLEAD_ERR_WRONG_THREAD` there).
+ * Ownership: `closure` is moved into the library: `drop` runs exactly once,
+ * after its last `call`, also when this fails.
+ * NULL: `closure.call` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
+ */
+enum redlead_status redlead_log_set_callback(struct redlead_log_closure closure,
+                                             uint32_t max_level,
+                                             struct redlead_error **error_out);
+
+/**
+ * Stops sending log records; the callback's `drop` runs before this
+ * returns, after its last `call` (a call in progress is waited for).
+ * Clearing when none is set is fine.
+ *
+ * Blocks: no network wait; waits for a call of the callback in progress.
+ * Threads: any thread but the log callback's own
+ * (`REDLEAD_ERR_WRONG_THREAD` there).
+ * Ownership: nothing is passed. NULL: `error_out` may be NULL.
+ */
+enum redlead_status redlead_log_clear(struct redlead_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

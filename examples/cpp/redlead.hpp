@@ -56,7 +56,8 @@ struct Options {
     std::optional<bool> key_hash_tag;
 };
 
-/// A held lock; released when destroyed (or moved from).
+/// A held lock; released in the background when destroyed (the destructor
+/// never waits on the network; call release() to wait and see the outcome).
 class Lock {
   public:
     Lock() = default;
@@ -171,7 +172,7 @@ struct Event {
 };
 
 struct ElectionOptions {
-    std::optional<uint64_t> ttl_ms, renew_interval_ms, retry_interval_ms, step_down_margin_ms;
+    std::optional<uint64_t> ttl_ms, renew_interval_ms, retry_interval_ms, retry_jitter_ms, step_down_margin_ms;
 };
 
 /// A candidate; stopped (and resigned if leading) when destroyed. The handler
@@ -192,6 +193,7 @@ class Election {
         if (o.ttl_ms) detail::check(redlead_election_config_set_ttl_ms(c, *o.ttl_ms, &err), &err);
         if (o.renew_interval_ms) detail::check(redlead_election_config_set_renew_interval_ms(c, *o.renew_interval_ms, &err), &err);
         if (o.retry_interval_ms) detail::check(redlead_election_config_set_retry_interval_ms(c, *o.retry_interval_ms, &err), &err);
+        if (o.retry_jitter_ms) detail::check(redlead_election_config_set_retry_jitter_ms(c, *o.retry_jitter_ms, &err), &err);
         if (o.step_down_margin_ms) detail::check(redlead_election_config_set_step_down_margin_ms(c, *o.step_down_margin_ms, &err), &err);
         // The closure owns a heap copy of the handler; the library calls
         // drop_handler exactly once, also when the start fails.

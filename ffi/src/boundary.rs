@@ -378,6 +378,15 @@ pub(crate) fn arg_slice<'a, T>(p: *const T, n: usize, name: &str) -> FfiResult<&
     Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
+/// Takes back a string given out with `CString::into_raw`; NULL is a no-op.
+pub(crate) fn free_c_string(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: the caller promises `s` came from this library's
+        // `CString::into_raw` and is freed once.
+        drop(unsafe { std::ffi::CString::from_raw(s) });
+    }
+}
+
 /// Copies `s` and a NUL into `buf` when it fits in `buf_len` bytes; writes an
 /// empty string for `None`. Returns the size needed (0 for `None`).
 pub(crate) fn write_c_str(buf: *mut c_char, buf_len: usize, s: Option<&str>) -> usize {

@@ -158,3 +158,205 @@ impl Drop for EventClosure {
         }
     }
 }
+
+/// Completion of an asynchronous call (`redlead_lock_acquire_async`,
+/// `_extend_async`, `_release_async`).
+///
+/// Guarantees: when the asynchronous call returned `REDLEAD_OK`, `call` runs
+/// exactly once, later, on a library thread named `redlead-cb` (never
+/// on the thread that made the call, never on a runtime worker, so it may
+/// make blocking redlead calls), and `drop` (if not NULL) runs right after it
+/// on the same thread. When the asynchronous call returned any other status,
+/// `call` never runs and `drop` has run before it returned. `call` receives
+/// the status and, owned by the callee: the new lock (non-NULL only for a
+/// successful acquire; free it with `redlead_lock_free`) and an error object
+/// (non-NULL exactly when the status is not `REDLEAD_OK`; free it with
+/// `redlead_error_free`). Thread-safety: `context` is used from a library
+/// thread. `call` must not unwind.
+#[repr(C)]
+pub struct redlead_completion {
+    /// Passed to `call` and `drop`; owned by the closure.
+    pub context: *mut c_void,
+    /// Required.
+    pub call: Option<
+        unsafe extern "C" fn(
+            context: *mut c_void,
+            status: crate::error::redlead_status,
+            lock: *mut crate::lock::redlead_lock,
+            error: *mut crate::error::redlead_error,
+        ),
+    >,
+    /// Optional: releases `context`.
+    pub drop: Option<unsafe extern "C" fn(context: *mut c_void)>,
+}
+
+/// The owned Rust side of a `redlead_completion`.
+pub(crate) struct Completion {
+    context: *mut c_void,
+    call: Option<
+        unsafe extern "C" fn(
+            *mut c_void,
+            crate::error::redlead_status,
+            *mut crate::lock::redlead_lock,
+            *mut crate::error::redlead_error,
+        ),
+    >,
+    drop: Option<unsafe extern "C" fn(*mut c_void)>,
+    /// Set once the operation was started: from then on `call` must run.
+    started: bool,
+}
+
+// SAFETY: the closure's contract requires `context` to be usable from the
+// library's callback threads; it is used from one thread at a time.
+unsafe impl Send for Completion {}
+
+impl Completion {
+    pub(crate) fn new(c: redlead_completion) -> Completion {
+        Completion {
+            context: c.context,
+            call: c.call,
+            drop: c.drop,
+            started: false,
+        }
+    }
+
+    pub(crate) fn check(&self) -> crate::error::FfiResult<()> {
+        if self.call.is_none() {
+            return Err(crate::error::FfiError::invalid(
+                "completion.call must not be NULL",
+            ));
+        }
+        Ok(())
+    }
+
+    /// From now on the operation runs: `call` will be called.
+    pub(crate) fn start(mut self) -> Completion {
+        self.started = true;
+        self
+    }
+
+    /// Delivers the result on a callback thread: `call`, then `drop`.
+    pub(crate) fn complete(self, result: crate::error::FfiResult<*mut crate::lock::redlead_lock>) {
+        let (status, lock, error) = match result {
+            Ok(lock) => (
+                crate::error::redlead_status::REDLEAD_OK,
+                lock,
+                std::ptr::null_mut(),
+            ),
+            Err(e) => (
+                e.status,
+                std::ptr::null_mut(),
+                crate::boundary::new_error(e),
+            ),
+        };
+        let mut me = self;
+        me.started = false; // delivered here, not by Drop
+                            // Owned objects cross to the callback thread as addresses.
+        let (lock, error) = (lock as usize, error as usize);
+        crate::dispatch::run(move || {
+            let (lock, error) = (lock as *mut _, error as *mut _);
+            if let Some(call) = me.call.take() {
+                // SAFETY: the caller gave a valid function and context; the
+                // lock and error are handed over to it.
+                unsafe { call(me.context, status, lock, error) };
+            }
+            drop(me);
+        });
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if self.started && self.call.is_some() {
+            // Started but never completed: only a panic inside the library
+            // gets here. `call` still runs exactly once, with the panic.
+            let me = Completion {
+                context: self.context,
+                call: self.call.take(),
+                drop: self.drop.take(),
+                started: false,
+            };
+            me.complete(Err(crate::error::FfiError::new(
+                crate::error::redlead_status::REDLEAD_ERR_PANIC,
+                "panic inside redlead before the operation completed (a bug, please report it)",
+            )));
+            return;
+        }
+        if let Some(d) = self.drop.take() {
+            self.call = None;
+            // SAFETY: the contract: called exactly once, after the last call.
+            unsafe { d(self.context) };
+        }
+    }
+}
+
+/// A callback run when a lock is lost, given to `redlead_lock_on_lost`.
+///
+/// Guarantees: `call` runs at most once, on a library thread named
+/// `redlead-cb` (never a runtime worker), when the lock is known lost
+/// (a quorum says it is gone, or less than its safety margin of validity is
+/// left without a successful extension) while it was not released or freed;
+/// `drop` (if not NULL) runs exactly once, after `call`, or without `call`
+/// when the lock was released or freed first, also when
+/// `redlead_lock_on_lost` fails. Thread-safety: `context` is used from a
+/// library thread. `call` must not unwind.
+#[repr(C)]
+pub struct redlead_lost_closure {
+    /// Passed to `call` and `drop`; owned by the closure.
+    pub context: *mut c_void,
+    /// Required.
+    pub call: Option<unsafe extern "C" fn(context: *mut c_void)>,
+    /// Optional: releases `context`.
+    pub drop: Option<unsafe extern "C" fn(context: *mut c_void)>,
+}
+
+/// The owned Rust side of a `redlead_lost_closure`.
+pub(crate) struct LostClosure {
+    context: *mut c_void,
+    call: Option<unsafe extern "C" fn(*mut c_void)>,
+    drop: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+// SAFETY: as for `Completion`.
+unsafe impl Send for LostClosure {}
+
+impl LostClosure {
+    pub(crate) fn new(c: redlead_lost_closure) -> LostClosure {
+        LostClosure {
+            context: c.context,
+            call: c.call,
+            drop: c.drop,
+        }
+    }
+
+    pub(crate) fn has_call(&self) -> bool {
+        self.call.is_some()
+    }
+
+    /// Calls `call` (then `drop`) on a callback thread.
+    pub(crate) fn fire(self) {
+        let mut me = self;
+        crate::dispatch::run(move || {
+            if let Some(call) = me.call.take() {
+                // SAFETY: valid function and context, called once.
+                unsafe { call(me.context) };
+            }
+            drop(me);
+        });
+    }
+
+    /// Runs only `drop`, on a callback thread.
+    pub(crate) fn discard(self) {
+        crate::dispatch::run(move || drop(self));
+    }
+}
+
+impl Drop for LostClosure {
+    fn drop(&mut self) {
+        if let Some(d) = self.drop.take() {
+            self.call = None;
+            // SAFETY: the contract: called exactly once, after the last call.
+            unsafe { d(self.context) };
+        }
+    }
+}

@@ -98,12 +98,20 @@ fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
 /// retries within the wait, keys `redlead:{resource}`, connect timeout
 /// 500 ms, 2 runtime threads). Returns NULL only in a forked child or on an
 /// internal panic. The caller owns the result.
+///
+/// Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+/// it with `redlead_config_free`. NULL: returns NULL only in a forked child or on
+/// an internal panic.
 #[no_mangle]
 pub extern "C" fn redlead_config_new() -> *mut redlead_config {
     boundary!({ give::<redlead_config>(ClientSettings::default()) })
 }
 
 /// Frees a configuration. NULL is a no-op.
+///
+/// Blocks: no. Threads: any, but not concurrently with another call on the
+/// same `config`. Ownership: takes `config`; do not use it again (a second
+/// free of a recent handle is detected and ignored). NULL: a no-op.
 #[no_mangle]
 pub extern "C" fn redlead_config_free(config: *mut redlead_config) {
     boundary!({
@@ -113,6 +121,10 @@ pub extern "C" fn redlead_config_free(config: *mut redlead_config) {
 
 /// How long one node may take to answer one command (> 0, far below any ttl).
 /// `config` is borrowed and mutated.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_node_timeout_ms(
     config: *mut redlead_config,
@@ -127,6 +139,10 @@ pub extern "C" fn redlead_config_set_node_timeout_ms(
 }
 
 /// Clock drift allowance as a fraction of the ttl, in [0, 0.5).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_drift_factor(
     config: *mut redlead_config,
@@ -146,6 +162,10 @@ pub extern "C" fn redlead_config_set_drift_factor(
 }
 
 /// Most attempts of a waiting acquire; 0 means no limit other than the wait.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_retry_count(
     config: *mut redlead_config,
@@ -160,6 +180,10 @@ pub extern "C" fn redlead_config_set_retry_count(
 }
 
 /// Base delay between two attempts of a waiting acquire (0 allowed).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_retry_delay_ms(
     config: *mut redlead_config,
@@ -178,6 +202,10 @@ pub extern "C" fn redlead_config_set_retry_delay_ms(
 }
 
 /// Random extra delay, uniform in [0, jitter], added to each retry (0 allowed).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_retry_jitter_ms(
     config: *mut redlead_config,
@@ -197,6 +225,10 @@ pub extern "C" fn redlead_config_set_retry_jitter_ms(
 
 /// Prefix of every Redis key (default "redlead:"). `key_prefix` is a borrowed
 /// NUL-terminated UTF-8 string, copied.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated; `key_prefix` is borrowed and copied.
+/// NULL: `config` and `key_prefix` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_key_prefix(
     config: *mut redlead_config,
@@ -216,6 +248,10 @@ pub extern "C" fn redlead_config_set_key_prefix(
 /// `rediss://` nodes instead of the public (webpki) roots: most Redis TLS
 /// deployments use a private CA. Checked for a PEM header here; the client
 /// rejects it at connect time if it does not parse.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated; `ca_pem` is borrowed and copied.
+/// NULL: `config` and `ca_pem` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_tls_root_ca_pem(
     config: *mut redlead_config,
@@ -234,6 +270,10 @@ pub extern "C" fn redlead_config_set_tls_root_ca_pem(
 
 /// Client certificate and key (PEM, borrowed NUL-terminated strings, copied)
 /// for `rediss://` nodes that require client authentication.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated; `cert_pem` and `key_pem` are borrowed and copied.
+/// NULL: `config`, `cert_pem` and `key_pem` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_tls_client_cert_pem(
     config: *mut redlead_config,
@@ -265,6 +305,10 @@ fn pem_arg(p: *const c_char, name: &str) -> FfiResult<Vec<u8>> {
 
 /// Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
 /// Redis Cluster slot; zero: `prefix` + resource, as other Redlock libraries.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_key_hash_tag(
     config: *mut redlead_config,
@@ -279,6 +323,10 @@ pub extern "C" fn redlead_config_set_key_hash_tag(
 }
 
 /// Timeout of one connection attempt to a node (> 0).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_connect_timeout_ms(
     config: *mut redlead_config,
@@ -296,6 +344,10 @@ pub extern "C" fn redlead_config_set_connect_timeout_ms(
 /// only before the runtime is first built (by the first `redlead_client_new`);
 /// once it runs, this fails with `REDLEAD_ERR_INVALID_ARGUMENT`, and so does
 /// `redlead_client_new` with a config asking for a different count.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_config_set_runtime_threads(
     config: *mut redlead_config,
@@ -325,12 +377,20 @@ pub extern "C" fn redlead_config_set_runtime_threads(
 /// A new election configuration holding the defaults (see the core's
 /// `ElectionConfig`). Returns NULL only in a forked child or on an internal
 /// panic. The caller owns the result.
+///
+/// Blocks: no. Threads: any. Ownership: the caller owns the result and frees
+/// it with `redlead_election_config_free`. NULL: returns NULL only in a forked child or on
+/// an internal panic.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_new() -> *mut redlead_election_config {
     boundary!({ give::<redlead_election_config>(ElectionSettings::default()) })
 }
 
 /// Frees an election configuration. NULL is a no-op.
+///
+/// Blocks: no. Threads: any, but not concurrently with another call on the
+/// same `config`. Ownership: takes `config`; do not use it again (a second
+/// free of a recent handle is detected and ignored). NULL: a no-op.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_free(config: *mut redlead_election_config) {
     boundary!({
@@ -340,6 +400,10 @@ pub extern "C" fn redlead_election_config_free(config: *mut redlead_election_con
 
 /// Lifetime of the leader's lock: how long a crashed leader blocks a new
 /// election (> 0).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_set_ttl_ms(
     config: *mut redlead_election_config,
@@ -354,6 +418,10 @@ pub extern "C" fn redlead_election_config_set_ttl_ms(
 }
 
 /// How often the leader renews its lock (> 0; default ttl / 3).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_set_renew_interval_ms(
     config: *mut redlead_election_config,
@@ -368,6 +436,10 @@ pub extern "C" fn redlead_election_config_set_renew_interval_ms(
 }
 
 /// How often a follower tries to become leader (> 0).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_set_retry_interval_ms(
     config: *mut redlead_election_config,
@@ -381,10 +453,38 @@ pub extern "C" fn redlead_election_config_set_retry_interval_ms(
     })
 }
 
+/// Random extra delay, uniform in [0, `retry_jitter_ms`], added to each of a
+/// follower's attempts (0 allowed; default ttl / 50), so that followers do
+/// not all try at the same instant.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
+#[no_mangle]
+pub extern "C" fn redlead_election_config_set_retry_jitter_ms(
+    config: *mut redlead_election_config,
+    retry_jitter_ms: u64,
+    error_out: *mut *mut redlead_error,
+) -> redlead_status {
+    boundary!(error_out, {
+        let c = config_mut(config, "config")?;
+        c.retry_jitter = Some(if retry_jitter_ms == 0 {
+            Duration::ZERO
+        } else {
+            millis("retry_jitter_ms", retry_jitter_ms)?
+        });
+        Ok(())
+    })
+}
+
 /// How long `redlead_election_free` waits for an event callback that is
 /// still running (> 0; default 5000). After it, the free returns
 /// `REDLEAD_ERR_TIMEOUT` having stopped the campaign, released the lock and
 /// freed the election; the closure's `drop` runs when the callback returns.
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_set_stop_timeout_ms(
     config: *mut redlead_election_config,
@@ -400,6 +500,10 @@ pub extern "C" fn redlead_election_config_set_stop_timeout_ms(
 
 /// How long before the lock's validity ends a leader that could not renew
 /// steps down (> 0).
+///
+/// Blocks: no. Threads: not concurrently with another call on the same
+/// `config`. Ownership: `config` is borrowed and mutated.
+/// NULL: `config` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_set_step_down_margin_ms(
     config: *mut redlead_election_config,

@@ -27,11 +27,20 @@ pub struct redlead_election {
 
 handle!(redlead_election => Arc<Election>, 0x7265_646c_656c_6530);
 
-/// Starts campaigning for `resource` as `candidate_id` (both borrowed
-/// NUL-terminated UTF-8, copied; the id 1..=256 bytes). `config` is borrowed
-/// and copied; NULL means the defaults (ttl 5 s). `closure` is moved into the
-/// library: its `drop` runs exactly once, also when this call fails. On
-/// success `*election_out` receives an election the caller owns.
+/// Starts campaigning for `resource` as `candidate_id` (the id 1..=256
+/// bytes); the campaign runs in the background and reports through
+/// `closure`.
+///
+/// Blocks: no network wait.
+/// Threads: any thread but a tokio runtime thread; concurrently with any
+/// other call on `client`.
+/// Ownership: `client`, `resource`, `candidate_id` and `config` are borrowed
+/// and copied. `closure` is moved into the library: its `drop` runs exactly
+/// once, also when this call fails. The caller owns `*election_out` and frees
+/// it with `redlead_election_free`.
+/// NULL: `client`, `resource`, `candidate_id`, `closure.call` and
+/// `election_out` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `config`
+/// NULL means the defaults (ttl 5 s); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_start(
     client: *const redlead_client,
@@ -67,14 +76,21 @@ pub extern "C" fn redlead_election_start(
 }
 
 /// 1 while this candidate leads (computed from the clock: it turns 0 at the
-/// step-down instant even if a renewal is late), else 0 (also for an invalid
-/// `election`). Does not block.
+/// step-down instant even if a renewal is late), else 0.
+///
+/// Blocks: no. Threads: any, concurrently with any other call on `election`,
+/// also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+/// (as for a freed `election`, and in a forked child).
 #[no_mangle]
 pub extern "C" fn redlead_election_is_leader(election: *const redlead_election) -> u8 {
     boundary!({ arg_ref(election, "election").is_ok_and(|e| e.is_leader()) as u8 })
 }
 
-/// The current term (fencing token) while leading, else 0. Does not block.
+/// The current term (fencing token) while leading, else 0.
+///
+/// Blocks: no. Threads: any, concurrently with any other call on `election`,
+/// also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+/// (as for a freed `election`, and in a forked child).
 #[no_mangle]
 pub extern "C" fn redlead_election_term(election: *const redlead_election) -> u64 {
     boundary!({
@@ -86,6 +102,10 @@ pub extern "C" fn redlead_election_term(election: *const redlead_election) -> u6
 }
 
 /// How many times this candidate saw leadership change hands since it started.
+///
+/// Blocks: no. Threads: any, concurrently with any other call on `election`,
+/// also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+/// (as for a freed `election`, and in a forked child).
 #[no_mangle]
 pub extern "C" fn redlead_election_transitions(election: *const redlead_election) -> u64 {
     boundary!({
@@ -96,19 +116,32 @@ pub extern "C" fn redlead_election_transitions(election: *const redlead_election
 }
 
 /// 0 when the campaign is stuck (still holding leadership a renew interval
-/// past its step-down point), or ended without being stopped, or `election`
-/// is invalid; else 1. For liveness probes. Does not block.
+/// past its step-down point), or ended without being stopped; else 1. For
+/// liveness probes.
+///
+/// Blocks: no. Threads: any, concurrently with any other call on `election`,
+/// also from its callback. Ownership: `election` is borrowed. NULL: answers 0
+/// (as for a freed `election`, and in a forked child).
 #[no_mangle]
 pub extern "C" fn redlead_election_is_healthy(election: *const redlead_election) -> u8 {
     boundary!({ arg_ref(election, "election").is_ok_and(|e| e.is_healthy()) as u8 })
 }
 
-/// Asks the nodes who leads now. Blocks for about one round trip.
-/// On success `*needed` receives the size of the leader id including its NUL,
-/// or 0 when no candidate leads; the id is copied into `buf` only when it
-/// fits (`*needed <= buf_len`), else `buf` is untouched and the caller retries
-/// with a larger buffer. `buf` may be NULL when `buf_len` is 0. `needed` is
-/// required. `election` is borrowed.
+/// Asks the nodes who leads now. On success `*needed` receives the size of
+/// the leader id including its NUL, or 0 when no candidate leads; the id is
+/// copied into `buf` only when it fits (`*needed <= buf_len`), else `buf` is
+/// untouched and the caller retries with a larger buffer (ids are at most
+/// 257 bytes with the NUL, so a buffer of 257 always fits).
+///
+/// Blocks: yes, for about one round trip; at most about the node timeout.
+/// Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+/// there); concurrently with any other call on `election`, also from its
+/// callback.
+/// Ownership: `election` is borrowed; `buf` (`buf_len` bytes) is written by
+/// the library and stays the caller's.
+/// NULL: `election` and `needed` must not be NULL
+/// (`REDLEAD_ERR_INVALID_ARGUMENT`); `buf` may be NULL only when `buf_len` is
+/// 0; `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_leader(
     election: *const redlead_election,
@@ -131,8 +164,17 @@ pub extern "C" fn redlead_election_leader(
 }
 
 /// Releases leadership now and tells the followers. Returns `REDLEAD_OK` also
-/// when not leading (a no-op); `*resigned_out`, when not NULL, receives 1 if
-/// this call ended a leadership, else 0. May be called from the callback.
+/// when not leading (a no-op); `*resigned_out` receives 1 if this call ended
+/// a leadership, else 0. The campaign goes on (this candidate may be elected
+/// again).
+///
+/// Blocks: yes, for about one round trip; at most about the node timeout.
+/// Threads: any thread but a tokio runtime thread (`REDLEAD_ERR_WRONG_THREAD`
+/// there); concurrently with any other call on `election`, also from its
+/// callback.
+/// Ownership: `election` is borrowed.
+/// NULL: `election` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+/// `resigned_out` and `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_resign(
     election: *const redlead_election,
@@ -161,6 +203,14 @@ pub extern "C" fn redlead_election_resign(
 /// (`REDLEAD_OK`). Called from inside the election's own callback it returns
 /// `REDLEAD_ERR_WRONG_THREAD` and frees nothing (free it from another thread).
 /// In a forked child it returns `REDLEAD_ERR_FORKED` and frees nothing.
+///
+/// Blocks: yes, for about one round trip (the resignation), plus at most the
+/// stop timeout behind a callback still running.
+/// Threads: any thread but a tokio runtime thread and the election's own
+/// callback (`REDLEAD_ERR_WRONG_THREAD` there); calls still waiting on
+/// `election` in other threads finish normally.
+/// Ownership: takes `election`; do not use it again.
+/// NULL: a no-op returning `REDLEAD_OK`; `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_election_free(
     election: *mut redlead_election,

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::os::raw::c_char;
 
-use redlead_core::{Error, ErrorKind, NodeOutcome};
+use redlead_core::{Error, ErrorKind, NodeOutcome, NodeReport};
 
 /// The result of every fallible call.
 ///
@@ -38,6 +38,8 @@ pub enum redlead_status {
     REDLEAD_ERR_PANIC = 9,
     /// A bug or an unexpected reply; the message says which.
     REDLEAD_ERR_INTERNAL = 10,
+    /// The call was cancelled through its `redlead_cancel`.
+    REDLEAD_ERR_CANCELLED = 11,
 }
 
 use redlead_status::*;
@@ -56,6 +58,7 @@ impl redlead_status {
             REDLEAD_ERR_WRONG_THREAD => "called from a thread where it would deadlock\0",
             REDLEAD_ERR_PANIC => "internal panic (a bug in redlead)\0",
             REDLEAD_ERR_INTERNAL => "internal error\0",
+            REDLEAD_ERR_CANCELLED => "cancelled\0",
         }
     }
 }
@@ -77,7 +80,10 @@ pub(crate) fn status_of(kind: ErrorKind) -> redlead_status {
 }
 
 /// Static description of a status: a NUL-terminated string that is never
-/// NULL and never freed. Thread-safe.
+/// freed. Pass only values of `redlead_status`.
+///
+/// Blocks: no. Threads: any. Ownership: the result is static; do not free
+/// it. NULL: never returns NULL.
 #[no_mangle]
 pub extern "C" fn redlead_status_str(status: redlead_status) -> *const c_char {
     boundary!(any_process, { status.text().as_ptr().cast::<c_char>() })
@@ -122,23 +128,27 @@ impl FfiError {
     }
 }
 
+/// The one mapping from the core's per-node outcomes.
+pub(crate) fn node_outcomes(reports: &[NodeReport]) -> Vec<(String, redlead_outcome, String)> {
+    reports
+        .iter()
+        .map(|r| {
+            let kind = match &r.outcome {
+                NodeOutcome::Ok => redlead_outcome::REDLEAD_OUTCOME_OK,
+                NodeOutcome::Held(_) => redlead_outcome::REDLEAD_OUTCOME_HELD,
+                NodeOutcome::NotHeld => redlead_outcome::REDLEAD_OUTCOME_NOT_HELD,
+                NodeOutcome::Timeout => redlead_outcome::REDLEAD_OUTCOME_TIMEOUT,
+                NodeOutcome::NotAwaited => redlead_outcome::REDLEAD_OUTCOME_NOT_AWAITED,
+                _ => redlead_outcome::REDLEAD_OUTCOME_ERROR,
+            };
+            (r.node.clone(), kind, r.outcome.to_string())
+        })
+        .collect()
+}
+
 impl From<Error> for FfiError {
     fn from(e: Error) -> FfiError {
-        let nodes = e
-            .outcomes()
-            .iter()
-            .map(|r| {
-                let kind = match &r.outcome {
-                    NodeOutcome::Ok => redlead_outcome::REDLEAD_OUTCOME_OK,
-                    NodeOutcome::Held(_) => redlead_outcome::REDLEAD_OUTCOME_HELD,
-                    NodeOutcome::NotHeld => redlead_outcome::REDLEAD_OUTCOME_NOT_HELD,
-                    NodeOutcome::Timeout => redlead_outcome::REDLEAD_OUTCOME_TIMEOUT,
-                    NodeOutcome::NotAwaited => redlead_outcome::REDLEAD_OUTCOME_NOT_AWAITED,
-                    _ => redlead_outcome::REDLEAD_OUTCOME_ERROR,
-                };
-                (r.node.clone(), kind, r.outcome.to_string())
-            })
-            .collect();
+        let nodes = node_outcomes(e.outcomes());
         FfiError {
             status: status_of(e.kind()),
             message: e.to_string(),
@@ -171,7 +181,7 @@ pub struct ErrorData {
     nodes: Vec<(CString, redlead_outcome, CString)>,
 }
 
-fn c_string(s: String) -> CString {
+pub(crate) fn c_string(s: String) -> CString {
     CString::new(s.replace('\0', "\\0")).unwrap_or_default()
 }
 
@@ -194,8 +204,11 @@ impl ErrorData {
     }
 }
 
-/// The status of the failed call. Returns `REDLEAD_ERR_INVALID_ARGUMENT` for
-/// a NULL `error`. `error` is borrowed.
+/// The status of the failed call.
+///
+/// Blocks: no. Threads: any, concurrently with other readers of `error`.
+/// Ownership: `error` is borrowed. NULL: answers
+/// `REDLEAD_ERR_INVALID_ARGUMENT` (as for a freed `error`).
 #[no_mangle]
 pub extern "C" fn redlead_error_code(error: *const redlead_error) -> redlead_status {
     boundary!(any_process, {
@@ -207,20 +220,29 @@ pub extern "C" fn redlead_error_code(error: *const redlead_error) -> redlead_sta
 }
 
 /// A message for humans, naming the offending parameter or the failing
-/// nodes. Never NULL, never empty; valid until `error` is freed (for a NULL
-/// `error`, a static string). `error` is borrowed.
+/// nodes; never empty.
+///
+/// Blocks: no. Threads: any, concurrently with other readers of `error`.
+/// Ownership: `error` is borrowed; the string belongs to `error` and is valid
+/// until it is freed. NULL: for a NULL (or freed) `error`, a static message
+/// saying so; never returns NULL.
 #[no_mangle]
 pub extern "C" fn redlead_error_message(error: *const redlead_error) -> *const c_char {
     boundary!(any_process, {
         match crate::boundary::arg_ref(error, "error") {
             Ok(e) => e.message.as_ptr(),
-            Err(_) => c"invalid redlead_error pointer (NULL or not an error object)".as_ptr(),
+            Err(_) => {
+                c"invalid redlead_error pointer (NULL, freed, or not an error object)".as_ptr()
+            }
         }
     })
 }
 
 /// How many per-node outcomes the error carries (0 for errors raised before
-/// anything was sent, and for a NULL `error`). `error` is borrowed.
+/// anything was sent).
+///
+/// Blocks: no. Threads: any, concurrently with other readers of `error`.
+/// Ownership: `error` is borrowed. NULL: answers 0.
 #[no_mangle]
 pub extern "C" fn redlead_error_node_count(error: *const redlead_error) -> usize {
     boundary!(any_process, {
@@ -231,9 +253,14 @@ pub extern "C" fn redlead_error_node_count(error: *const redlead_error) -> usize
 }
 
 /// The `index`-th node's outcome: its address (never a password), the kind
-/// of its answer, and a message. All out-parameters are required; the
-/// strings are owned by `error` and valid until it is freed. Fails with
-/// `REDLEAD_ERR_INVALID_ARGUMENT` when `index >= redlead_error_node_count`.
+/// of its answer, and a message. Fails with `REDLEAD_ERR_INVALID_ARGUMENT`
+/// when `index >= redlead_error_node_count(error)`.
+///
+/// Blocks: no. Threads: any, concurrently with other readers of `error`.
+/// Ownership: `error` is borrowed; the strings written to `*node_out` and
+/// `*message_out` belong to `error` and are valid until it is freed.
+/// NULL: `error`, `node_out`, `outcome_out` and `message_out` must not be
+/// NULL (`REDLEAD_ERR_INVALID_ARGUMENT`); `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_error_node_outcome(
     error: *const redlead_error,
@@ -245,23 +272,38 @@ pub extern "C" fn redlead_error_node_outcome(
 ) -> redlead_status {
     boundary!(any_process, error_out, {
         let e = crate::boundary::arg_ref(error, "error")?;
-        crate::boundary::check_out(node_out, "node_out")?;
-        crate::boundary::check_out(outcome_out, "outcome_out")?;
-        crate::boundary::check_out(message_out, "message_out")?;
-        let (n, k, m) = e.nodes.get(index).ok_or_else(|| {
-            FfiError::invalid(format!(
-                "index {index} out of range: the error has {} node outcomes",
-                e.nodes.len()
-            ))
-        })?;
-        crate::boundary::write_out(node_out, n.as_ptr());
-        crate::boundary::write_out(outcome_out, *k);
-        crate::boundary::write_out(message_out, m.as_ptr());
-        Ok(())
+        write_node(&e.nodes, index, node_out, outcome_out, message_out)
     })
 }
 
-/// Frees an error. NULL is a no-op. The caller must not use `error` again.
+/// Writes one of `nodes` to the out-parameters (errors and ping outcomes).
+pub(crate) fn write_node(
+    nodes: &[(CString, redlead_outcome, CString)],
+    index: usize,
+    node_out: *mut *const c_char,
+    outcome_out: *mut redlead_outcome,
+    message_out: *mut *const c_char,
+) -> FfiResult<()> {
+    crate::boundary::check_out(node_out, "node_out")?;
+    crate::boundary::check_out(outcome_out, "outcome_out")?;
+    crate::boundary::check_out(message_out, "message_out")?;
+    let (n, k, m) = nodes.get(index).ok_or_else(|| {
+        FfiError::invalid(format!(
+            "index {index} out of range: there are {} node outcomes",
+            nodes.len()
+        ))
+    })?;
+    crate::boundary::write_out(node_out, n.as_ptr());
+    crate::boundary::write_out(outcome_out, *k);
+    crate::boundary::write_out(message_out, m.as_ptr());
+    Ok(())
+}
+
+/// Frees an error.
+///
+/// Blocks: no. Threads: any, but not while another thread reads `error`.
+/// Ownership: takes `error`; do not use it again (a second free of a recent
+/// error is detected and ignored). NULL: a no-op.
 #[no_mangle]
 pub extern "C" fn redlead_error_free(error: *mut redlead_error) {
     boundary!(any_process, {

@@ -9,8 +9,12 @@
 //! - [`error`]: `redlead_status`, the mapping from the core's `ErrorKind`
 //!   (written once), and the caller-owned `redlead_error` objects.
 //! - [`config`]: the opaque config builders.
-//! - [`client`], [`lock`], [`election`]: the handles.
-//! - [`closure`]: the `{context, call, drop}` event closure and its guarantees.
+//! - [`client`], [`lock`], [`election`], [`cancel`]: the handles.
+//! - [`closure`]: the `{context, call, drop}` closures (election events,
+//!   completions of asynchronous calls, lost signals) and their guarantees.
+//! - `dispatch`: the `redlead-cb` threads that run completions and
+//!   lost signals (never a runtime worker, never the caller's stack).
+//! - [`log`]: the process-wide log callback fed by the core's `tracing` events.
 //!
 //! The conventions (out-parameters last and written only on success, the
 //! caller frees each object once, `error_out` optional) are in ffi/README.md.
@@ -18,12 +22,15 @@
 
 #[macro_use]
 mod boundary;
+pub mod cancel;
 pub mod client;
 pub mod closure;
 pub mod config;
+mod dispatch;
 pub mod election;
 pub mod error;
 pub mod lock;
+pub mod log;
 pub mod runtime;
 
 use std::os::raw::c_char;
@@ -42,8 +49,8 @@ static VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// The version of the library actually loaded, "MAJOR.MINOR.PATCH".
 ///
-/// Returns a static NUL-terminated string: never NULL, never freed.
-/// Thread-safe.
+/// Blocks: no. Threads: any. Ownership: the result is a static string; do
+/// not free it. NULL: never returns NULL.
 #[no_mangle]
 pub extern "C" fn redlead_version() -> *const c_char {
     boundary!(any_process, { VERSION_C.as_ptr().cast::<c_char>() })
@@ -51,7 +58,9 @@ pub extern "C" fn redlead_version() -> *const c_char {
 
 /// The ABI version of the library actually loaded; compare with
 /// `REDLEAD_ABI_VERSION` from the header you compiled against.
-/// Thread-safe.
+///
+/// Blocks: no. Threads: any. Ownership: nothing is passed. NULL: no
+/// pointers.
 #[no_mangle]
 pub extern "C" fn redlead_abi_version() -> u32 {
     boundary!(any_process, { REDLEAD_ABI_VERSION })
@@ -60,6 +69,9 @@ pub extern "C" fn redlead_abi_version() -> u32 {
 /// Test-only: panics inside the boundary, to prove that a panic becomes
 /// `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
 /// into C or aborts the process. Has no other effect.
+///
+/// Blocks: no. Threads: any. Ownership: the caller owns `*error_out`.
+/// NULL: `error_out` may be NULL.
 #[no_mangle]
 pub extern "C" fn redlead_test_panic(
     error_out: *mut *mut error::redlead_error,
