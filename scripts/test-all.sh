@@ -26,6 +26,7 @@ step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet 
 step core cargo test -p redlead-core -p redlead-harness
 step cli cargo test -p redlead-cli
 step ffi ffi/tests/run.sh
+step go bindings/go/run-tests.sh
 step python bindings/python/tests/run.sh
 
 echo

@@ -1,0 +1,3 @@
+module redlead.dev/go/redlead
+
+go 1.22
