@@ -125,15 +125,17 @@ struct Fields {
 }
 
 impl Visit for Fields {
+    // The first `message` is the event's text; a field of the same name
+    // after it is listed with the others.
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
+        if field.name() == "message" && self.message.is_empty() {
             self.message.push_str(value);
         } else {
             let _ = write!(self.rest, " {}={}", field.name(), value);
         }
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
+        if field.name() == "message" && self.message.is_empty() {
             let _ = write!(self.message, "{value:?}");
         } else {
             let _ = write!(self.rest, " {}={:?}", field.name(), value);

@@ -935,6 +935,8 @@ typedef struct {
     int saw_acquire_failed;
     int level_ok;
     char thread[32];
+    atomic_int clear_inside; /* 1: call redlead_log_clear from the callback */
+    atomic_int clear_inside_status;
 } log_probe;
 
 static void log_call(void *ctx, const redlead_log_record *r) {
@@ -946,6 +948,7 @@ static void log_call(void *ctx, const redlead_log_record *r) {
         pthread_getname_np(pthread_self(), p->thread, sizeof p->thread);
     }
     pthread_mutex_unlock(&p->mu);
+    if (atomic_exchange(&p->clear_inside, 0) == 1) atomic_store(&p->clear_inside_status, (int)redlead_log_clear(NULL));
     atomic_fetch_add(&p->records, 1);
 }
 static void log_drop(void *ctx) {
@@ -954,8 +957,8 @@ static void log_drop(void *ctx) {
 }
 
 static void test_log(redlead_client *c) {
-    static log_probe p = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}};
-    static log_probe bad = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}};
+    static log_probe p = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}, 0, -1};
+    static log_probe bad = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}, 0, -1};
     redlead_error *err = NULL;
     redlead_log_closure lb = {&bad, log_call, log_drop};
     check_status("log_bad_level", redlead_log_set_callback(lb, 9, &err), REDLEAD_ERR_INVALID_ARGUMENT, &err);
@@ -972,6 +975,11 @@ static void test_log(redlead_client *c) {
     CHECK("log_callback_sees_core_events_with_level_and_target", p.saw_acquire_failed && p.level_ok);
     CHECK("log_callback_runs_on_the_log_thread", strcmp(p.thread, "redlead-log") == 0);
     pthread_mutex_unlock(&p.mu);
+    atomic_store(&p.clear_inside, 1);
+    redlead_lock_try_acquire(c, "c-log", 5000, 0, &l, NULL);
+    for (int i = 0; i < 200 && atomic_load(&p.clear_inside_status) == -1; i++) sleep_ms(5);
+    CHECK("log_clear_from_inside_the_callback_is_wrong_thread",
+          atomic_load(&p.clear_inside_status) == REDLEAD_ERR_WRONG_THREAD);
     check_status("log_clear", redlead_log_clear(&err), REDLEAD_OK, &err);
     CHECK("log_clear_drops_closure_once", atomic_load(&p.drops) == 1);
     int before = atomic_load(&p.records);
