@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -399,5 +400,63 @@ func waitFor(t *testing.T, cond func() bool, within time.Duration, what string) 
 			t.Fatalf("timed out waiting for: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps what it is given.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	r.mu.Lock()
+	r.records = append(r.records, line)
+	r.mu.Unlock()
+	return nil
+}
+func (r *logRecorder) find(s string) (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.records {
+		if strings.Contains(l, s) {
+			return l, len(r.records)
+		}
+	}
+	return "", len(r.records)
+}
+
+func TestLibraryLogRecordsReachSlog(t *testing.T) {
+	rec := &logRecorder{}
+	if err := SetLogger(slog.New(rec), slog.LevelDebug); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	ctx := context.Background()
+	holder, err := c.TryAcquire(ctx, "go-log", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	_, _ = c.TryAcquire(ctx, "go-log", 5*time.Second) // the core logs "acquire failed"
+	var line string
+	waitFor(t, func() bool { line, _ = rec.find("acquire failed"); return line != "" }, 3*time.Second, "log record")
+	t.Logf("record: %s", line)
+	if !strings.HasPrefix(line, "DEBUG") || !strings.Contains(line, "target=redlead") {
+		t.Fatalf("record without level or target: %s", line)
+	}
+	if err := SetLogger(nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, before := rec.find("")
+	_, _ = c.TryAcquire(ctx, "go-log", 5*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if _, after := rec.find(""); after != before {
+		t.Fatalf("%d records after the logger was cleared", after-before)
 	}
 }
