@@ -216,26 +216,33 @@ func (e *Election) Resign(ctx context.Context) (bool, error) {
 }
 
 // Close stops the campaign, resigns if leading, and returns when no
-// callback runs any more; idempotent. From inside the election's own
-// callback it returns ErrWrongThread and stops nothing.
+// callback runs any more; idempotent. Calls made meanwhile (also from a
+// callback still running) answer as after Close and never wait for it. From
+// inside the election's own callback Close returns ErrWrongThread and stops
+// nothing.
 func (e *Election) Close() error {
-	var err error
 	e.g.mu.Lock()
-	defer e.g.mu.Unlock()
 	if e.g.closed {
+		e.g.mu.Unlock()
 		return nil
 	}
+	// Marked closed before the (blocking) free, so that a callback calling
+	// IsLeader or Term while the free waits for it does not wait for the
+	// free in turn.
+	e.g.closed = true
+	p := e.e
+	e.g.mu.Unlock()
 	var cerr *C.redlead_error
-	st := C.redlead_election_free(e.e, &cerr)
+	st := uint32(C.redlead_election_free(p, &cerr))
 	if st == statusWrongThread {
+		e.g.mu.Lock()
+		e.g.closed = false
+		e.g.mu.Unlock()
 		return errorFrom(st, cerr)
 	}
-	err = check(st, cerr) // freed even on a timeout
-	e.g.closed = true
-	e.e = nil
 	runtime.SetFinalizer(e, nil)
 	if e.stop != nil {
 		e.stop()
 	}
-	return err
+	return check(st, cerr) // freed also after a timeout behind a callback
 }

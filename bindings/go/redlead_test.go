@@ -460,3 +460,34 @@ func TestLibraryLogRecordsReachSlog(t *testing.T) {
 		t.Fatalf("%d records after the logger was cleared", after-before)
 	}
 }
+
+func TestCloseDoesNotWaitForACallbackThatUsesTheElection(t *testing.T) {
+	c := newClient(t)
+	var self atomic.Pointer[Election]
+	var sawLeaderInRevoked atomic.Int32
+	sawLeaderInRevoked.Store(-1)
+	e, err := c.Elect(context.Background(), "go-election-close", "A", ElectionOptions{
+		TTL: time.Second,
+		OnRevoked: func(term uint64, r RevokeReason) {
+			if el := self.Load(); el != nil {
+				v := int32(0)
+				if el.IsLeader() {
+					v = 1
+				}
+				sawLeaderInRevoked.Store(v)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self.Store(e)
+	waitFor(t, func() bool { return e.IsLeader() }, 5*time.Second, "elected")
+	t0 := time.Now()
+	err = e.Close()
+	took := time.Since(t0)
+	t.Logf("Close with a callback calling IsLeader meanwhile: %v after %v", err, took)
+	if err != nil || took > time.Second || sawLeaderInRevoked.Load() != 0 {
+		t.Fatalf("close: %v after %v; IsLeader inside OnRevoked: %d", err, took, sawLeaderInRevoked.Load())
+	}
+}
