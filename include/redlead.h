@@ -21,6 +21,13 @@
  *   REDLEAD_ERR_FORKED.
  * - Blocking calls are safe from many threads at once, but not from inside a
  *   tokio runtime thread (REDLEAD_ERR_WRONG_THREAD).
+ * - Every function's doc states, in these words: Blocks: (whether it waits
+ *   on the network, and how long at most), Threads: (from where it may be
+ *   called; a const handle may be used concurrently), Ownership: (of each
+ *   pointer), NULL: (which pointers may be NULL).
+ * - Callbacks of asynchronous calls and lost signals run on library threads
+ *   named redlead-cb, election events on one thread per election, log
+ *   records on redlead-log; never on the caller's stack.
  */
 
 #ifndef REDLEAD_H

@@ -73,6 +73,7 @@ build compile_free_port gcc -O2 ffi/tests/free_port.c -o "$OUT/free_port"
 build compile_test_c_asan gcc -std=c11 -g $STRICT $SAN -Iinclude -Iffi/tests ffi/tests/test_c.c -o "$OUT/test_c" $LINK
 build compile_test_cpp g++ -std=c++17 -g $STRICT -Iinclude -Iexamples/cpp -Iffi/tests ffi/tests/test_cpp.cpp -o "$OUT/test_cpp" $LINK
 build compile_example_c gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c" $LINK
+build compile_example_async gcc -std=c11 $STRICT $SAN -Iinclude examples/c/async.c -o "$OUT/example_async" $LINK
 build compile_example_cpp g++ -std=c++17 $STRICT -Iinclude -Iexamples/cpp examples/cpp/election.cpp -o "$OUT/example_cpp" $LINK
 build compile_example_c_static gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c_static" "$LIB/libredlead.a" -lpthread -ldl -lm
 
@@ -147,6 +148,7 @@ while read -r p f; do PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); done < <(
 [ "$rc" -eq 0 ] || { tail -30 "$OUT/cargo_test.log"; fail "cargo test exited with $rc"; }
 echo "== examples"
 if "$OUT/example_c" "${URLS[@]}" >"$OUT/example_c.log" 2>&1; then pass run_example_c; else cat "$OUT/example_c.log"; fail run_example_c; fi
+if "$OUT/example_async" "${URLS[@]}" >"$OUT/example_async.log" 2>&1; then cat "$OUT/example_async.log"; pass run_example_async; else cat "$OUT/example_async.log"; fail run_example_async; fi
 if "$OUT/example_c_static" "${URLS[@]}" >"$OUT/example_c_static.log" 2>&1; then pass run_example_c_static; else fail run_example_c_static; fi
 if "$OUT/example_c_installed" "${URLS[@]}" >"$OUT/example_c_installed.log" 2>&1; then pass run_example_c_installed; else fail run_example_c_installed; fi
 if "$OUT/example_cpp" "${URLS[@]}" >"$OUT/example_cpp.log" 2>&1; then pass run_example_cpp; else cat "$OUT/example_cpp.log"; fail run_example_cpp; fi
