@@ -473,6 +473,9 @@ static void test_fork_leader(redlead_client *c) {
     err = NULL;
     check_status("fork_parent_lock", redlead_lock_try_acquire(c, "c-fork-lock", 5000, REDLEAD_LOCK_FENCED, &l, &err),
                  REDLEAD_OK, &err);
+    err = NULL;
+    check_status("fork_parent_extends", redlead_lock_extend(l, 5000, &err), REDLEAD_OK, &err);
+    CHECK("fork_parent_counts_extensions", redlead_lock_extensions(l) == 1);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -484,6 +487,8 @@ static void test_fork_leader(redlead_client *c) {
         bad |= (redlead_lock_is_held(l) != 0) << 3;
         bad |= (redlead_lock_fencing_token(l) != 0) << 4;
         bad |= (redlead_lock_validity_ms(l) != 0) << 5;
+        /* The core does not zero this one itself: the boundary does. */
+        bad |= (redlead_lock_extensions(l) != 0) << 8;
         bad |= (redlead_lock_extend(l, 5000, NULL) != REDLEAD_ERR_FORKED) << 6;
         /* What touches no runtime object still works in the child. */
         redlead_error *ferr = NULL;
@@ -494,7 +499,7 @@ static void test_fork_leader(redlead_client *c) {
                << 7;
         redlead_error_free(ferr);
         redlead_lock_free(l); /* leaks in the child: the parent keeps its lock */
-        _exit(bad);
+        _exit(bad ? 1 + (bad & 0x7f) + ((bad >> 8) ? 128 : 0) : 0);
     }
     int status = 0;
     waitpid(pid, &status, 0);
