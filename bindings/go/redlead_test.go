@@ -491,3 +491,24 @@ func TestCloseDoesNotWaitForACallbackThatUsesTheElection(t *testing.T) {
 		t.Fatalf("close: %v after %v; IsLeader inside OnRevoked: %d", err, took, sawLeaderInRevoked.Load())
 	}
 }
+
+func TestExtendAndReleaseReturnWhenTheContextEnds(t *testing.T) {
+	c := newClient(t)
+	l, err := c.TryAcquire(context.Background(), "go-ctx-ops", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Extend(done, 5*time.Second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("extend with a done context: %v", err)
+	}
+	if err := l.Release(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("release with a done context: %v", err)
+	}
+	// Release freed the handle; the lock is released in the background.
+	waitFor(t, func() bool { return nodesWithKey(t, "redlead:{go-ctx-ops}") == 0 }, 2*time.Second, "key released")
+	if l.IsHeld() {
+		t.Fatal("closed lock still held")
+	}
+}

@@ -8,6 +8,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 cd "$ROOT"
+command -v go >/dev/null || { echo "go not found (the Go binding needs Go >= 1.22 and cgo)"; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server not found (scripts/ensure-redis.sh)"; exit 1; }
 echo "== build libredlead (release)"
 cargo build -p redlead-ffi --release 2>&1 | tail -1
 LIB="$ROOT/target/release"
