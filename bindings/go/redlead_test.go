@@ -18,7 +18,10 @@ import (
 
 // Real redis-server nodes, started for the package's tests and stopped by
 // pid at the end.
-var nodeURLs []string
+var (
+	nodeURLs []string
+	nodeDirs []string
+)
 
 func TestMain(m *testing.M) {
 	procs, urls, err := startNodes(5)
@@ -31,6 +34,9 @@ func TestMain(m *testing.M) {
 	for _, p := range procs {
 		_ = p.Process.Kill()
 		_, _ = p.Process.Wait()
+	}
+	for _, d := range nodeDirs {
+		os.RemoveAll(d)
 	}
 	os.Exit(code)
 }
@@ -56,6 +62,7 @@ func startNodes(n int) ([]*exec.Cmd, []string, error) {
 		if err != nil {
 			return procs, nil, err
 		}
+		nodeDirs = append(nodeDirs, dir)
 		cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning")
 		if err := cmd.Start(); err != nil {
