@@ -12,7 +12,7 @@ command -v go >/dev/null || { echo "go not found (the Go binding needs Go >= 1.2
 command -v redis-server >/dev/null || { echo "redis-server not found (scripts/ensure-redis.sh)"; exit 1; }
 echo "== build libredlead (release)"
 cargo build -p redlead-ffi --release 2>&1 | tail -1
-LIB="$ROOT/target/release"
+LIB="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 cd "$HERE"
 export CGO_ENABLED=1
 

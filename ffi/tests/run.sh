@@ -36,7 +36,7 @@ else
     fail build_library
     finish
 fi
-LIB="$ROOT/target/release"
+LIB="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 
 echo "== header"
 CBINDGEN_VERSION=0.29.4
