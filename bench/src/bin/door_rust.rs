@@ -1,0 +1,143 @@
+//! The Rust door of `scripts/bench.sh`: acquire + release through the Rust
+//! API on nodes the runner started, printing one `BENCH <door> n=.. p50_us=..
+//! p99_us=..` line per door:
+//!
+//! - `rust`: a current-thread runtime, everything on this thread (the best a
+//!   caller can do; the reference for every other door),
+//! - `rust-fenced`: the same, fenced,
+//! - `rust-mt`: `block_on` from this thread into a 2-worker multi-thread
+//!   runtime, as a foreign caller would without a library-owned I/O thread.
+//!
+//! With `BENCH_CONTENDERS=k` it instead runs k tasks on distinct resources
+//! for `BENCH_SECONDS` (default 3) and prints `TPUT rust k=.. ops_s=..`.
+//!
+//! Env: BENCH_URLS (comma-separated node URLs), BENCH_N (default 3000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redlead::{Config, LockOptions, Redlock};
+
+const TTL: Duration = Duration::from_secs(10);
+
+fn report(name: &str, mut xs: Vec<Duration>) {
+    xs.sort();
+    let n = xs.len();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "BENCH {name} n={n} p50_us={:.1} p99_us={:.1}",
+        us(xs[n / 2]),
+        us(xs[(n as f64 * 0.99) as usize])
+    );
+}
+
+async fn once(rl: &Redlock, resource: &str, options: &LockOptions) -> Duration {
+    let t = Instant::now();
+    let lock = rl
+        .try_acquire_with(resource, TTL, options)
+        .await
+        .expect("bench resource held elsewhere or nodes down");
+    lock.release().await.expect("release");
+    t.elapsed()
+}
+
+fn main() {
+    let urls: Vec<String> = std::env::var("BENCH_URLS")
+        .expect("BENCH_URLS=redis://host:port,...")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    if let Some(k) = std::env::var("BENCH_CONTENDERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return throughput(&urls, k);
+    }
+
+    // Current-thread: the client's connections live on this runtime.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (plain, fenced) = rt.block_on(async {
+        let rl = Redlock::new(&urls, Config::default()).expect("client");
+        let (p, f) = (LockOptions::default(), LockOptions::fenced());
+        for _ in 0..200 {
+            once(&rl, "bench-rust", &p).await;
+            once(&rl, "bench-rust-fenced", &f).await;
+        }
+        let (mut plain, mut fenced) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            plain.push(once(&rl, "bench-rust", &p).await);
+            fenced.push(once(&rl, "bench-rust-fenced", &f).await);
+        }
+        (plain, fenced)
+    });
+    drop(rt);
+    report("rust", plain);
+    report("rust-fenced", fenced);
+
+    // Multi-thread runtime driven by block_on from a foreign thread.
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let rl = {
+        let _g = mt.enter();
+        Redlock::new(&urls, Config::default()).expect("client")
+    };
+    let p = LockOptions::default();
+    for _ in 0..200 {
+        mt.block_on(once(&rl, "bench-rust-mt", &p));
+    }
+    let xs: Vec<Duration> = (0..n)
+        .map(|_| mt.block_on(once(&rl, "bench-rust-mt", &p)))
+        .collect();
+    report("rust-mt", xs);
+}
+
+/// k tasks on distinct resources over one client on a 2-worker runtime.
+fn throughput(urls: &[String], k: usize) {
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ops = rt.block_on(async {
+        let rl = Arc::new(Redlock::new(urls, Config::default()).expect("client"));
+        let until = Instant::now() + Duration::from_secs_f64(secs);
+        let tasks: Vec<_> = (0..k)
+            .map(|i| {
+                let rl = rl.clone();
+                tokio::spawn(async move {
+                    let res = format!("bench-tput-{i}");
+                    let p = LockOptions::default();
+                    let mut done = 0u64;
+                    while Instant::now() < until {
+                        once(&rl, &res, &p).await;
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total
+    });
+    println!(
+        "TPUT rust k={k} ops_s={:.0}",
+        ops as f64 / secs
+    );
+}
