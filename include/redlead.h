@@ -662,7 +662,7 @@ void redlead_outcomes_free(struct redlead_outcomes *outcomes);
  * A new client configuration holding the defaults (node timeout 50 ms,
  * drift factor 0.01, retry delay 200 ms + up to 100 ms jitter, unlimited
  * retries within the wait, keys `redlead:{resource}`, connect timeout
- * 500 ms, 2 runtime threads). Returns NULL only in a forked child or on an
+ * 500 ms, 1 I/O thread). Returns NULL only in a forked child or on an
  * internal panic. The caller owns the result.
  *
  * Blocks: no. Threads: any. Ownership: the caller owns the result and frees
@@ -799,7 +799,10 @@ enum redlead_status redlead_config_set_connect_timeout_ms(struct redlead_config 
                                                           struct redlead_error **error_out);
 
 /**
- * Worker threads of the process-wide runtime (1..=256, default 2). Applies
+ * I/O threads of the process-wide runtime (1..=256, default 1): each client
+ * lives on one of them (round robin), with its connections, renewals and
+ * elections. One thread serves many clients at the lowest latency; more
+ * help only when several busy clients saturate one core. Applies
  * only before the runtime is first built (by the first `redlead_client_new`);
  * once it runs, this fails with `REDLEAD_ERR_INVALID_ARGUMENT`, and so does
  * `redlead_client_new` with a config asking for a different count.

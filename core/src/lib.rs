@@ -29,6 +29,7 @@
 //! - `election`: the campaign, leadership, events.
 //! - `random`: lock values and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
+//! - `io_thread`: the one-thread runtime the language bindings serve callers from.
 //!
 //! # What Redlock assumes
 //! Safety rests on bounded clock drift between the nodes and the client, and on
@@ -44,6 +45,7 @@ pub mod election;
 mod error;
 mod fencing;
 mod fork;
+pub mod io_thread;
 mod lock;
 mod node;
 mod nodeset;

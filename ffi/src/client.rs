@@ -121,7 +121,7 @@ pub extern "C" fn redlead_client_holder(
         if !owner_out.is_null() {
             check_out(owner_out, "owner_out")?;
         }
-        let value = runtime::block_on(rl.holder_value(&resource))??;
+        let value = runtime::block_on(async move { rl.holder_value(&resource).await })??;
         if !held_out.is_null() {
             write_out(held_out, u8::from(value.is_some()));
         }
@@ -181,7 +181,7 @@ pub extern "C" fn redlead_client_ping(
     boundary!(error_out, {
         let rl = arg_shared(client, "client")?;
         check_out(outcomes_out, "outcomes_out")?;
-        let outcomes = runtime::block_on(rl.ping())?;
+        let outcomes = runtime::block_on(async move { rl.ping().await })?;
         let nodes = node_outcomes(&outcomes.0)
             .into_iter()
             .map(|(n, k, m)| (c_string(n), k, c_string(m)))

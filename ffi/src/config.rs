@@ -96,7 +96,7 @@ fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
 /// A new client configuration holding the defaults (node timeout 50 ms,
 /// drift factor 0.01, retry delay 200 ms + up to 100 ms jitter, unlimited
 /// retries within the wait, keys `redlead:{resource}`, connect timeout
-/// 500 ms, 2 runtime threads). Returns NULL only in a forked child or on an
+/// 500 ms, 1 I/O thread). Returns NULL only in a forked child or on an
 /// internal panic. The caller owns the result.
 ///
 /// Blocks: no. Threads: any. Ownership: the caller owns the result and frees
@@ -340,7 +340,10 @@ pub extern "C" fn redlead_config_set_connect_timeout_ms(
     })
 }
 
-/// Worker threads of the process-wide runtime (1..=256, default 2). Applies
+/// I/O threads of the process-wide runtime (1..=256, default 1): each client
+/// lives on one of them (round robin), with its connections, renewals and
+/// elections. One thread serves many clients at the lowest latency; more
+/// help only when several busy clients saturate one core. Applies
 /// only before the runtime is first built (by the first `redlead_client_new`);
 /// once it runs, this fails with `REDLEAD_ERR_INVALID_ARGUMENT`, and so does
 /// `redlead_client_new` with a config asking for a different count.
@@ -365,7 +368,7 @@ pub extern "C" fn redlead_config_set_runtime_threads(
         if let Some(have) = crate::runtime::built_threads() {
             if have != n {
                 return Err(FfiError::invalid(format!(
-                    "runtime_threads applies only before the runtime is first built; it already runs {have} worker threads"
+                    "runtime_threads applies only before the runtime is first built; it already runs {have} I/O threads"
                 )));
             }
         }

@@ -67,8 +67,7 @@ pub extern "C" fn redlead_election_start(
             arg_ref(config, "config")?.to_core()
         };
         closure.set_own_id(id);
-        let rt = runtime::get(None)?;
-        let _entered = rt.enter();
+        // The election's tasks run on its client's I/O thread.
         let election = Election::start(&client, resource, id, cfg, move |ev| closure.deliver(ev))?;
         write_out(election_out, give::<redlead_election>(Arc::new(election)));
         Ok(())
@@ -156,7 +155,7 @@ pub extern "C" fn redlead_election_leader(
         if buf.is_null() && buf_len > 0 {
             return Err(FfiError::invalid("buf must not be NULL when buf_len > 0"));
         }
-        let leader = runtime::block_on(election.leader())??;
+        let leader = runtime::block_on(async move { election.leader().await })??;
         let size = crate::boundary::write_c_str(buf, buf_len, leader.as_deref());
         write_out(needed, size);
         Ok(())
@@ -183,7 +182,7 @@ pub extern "C" fn redlead_election_resign(
 ) -> redlead_status {
     boundary!(error_out, {
         let election = arg_shared(election, "election")?;
-        let resigned = runtime::block_on(election.resign())??;
+        let resigned = runtime::block_on(async move { election.resign().await })??;
         if !resigned_out.is_null() {
             check_out(resigned_out, "resigned_out")?;
             write_out(resigned_out, resigned as u8);
@@ -231,13 +230,17 @@ pub extern "C" fn redlead_election_free(
         let Some(owned) = take(election, "election")? else {
             return Ok(());
         };
-        let stopped = runtime::block_on(owned.stop());
+        // The election comes back to be dropped here, not on the I/O thread.
+        let (owned, stopped) = runtime::block_on(async move {
+            let stopped = owned.stop().await;
+            (owned, stopped)
+        })?;
         // Freed whatever stop said: after a Timeout (a handler still blocked
         // past stop_timeout) leadership has ended and the key is released;
         // the closure's drop runs on the event thread when the handler
         // returns.
         drop(owned);
-        stopped??;
+        stopped?;
         Ok(())
     })
 }

@@ -272,7 +272,7 @@ pub extern "C" fn redlead_lock_acquire_async(
         let cancel = token(cancel)?;
         let ttl = Duration::from_millis(ttl_ms);
         rl.config().check_ttl(ttl)?;
-        let rt = runtime::get(None)?;
+        let rt = runtime::background()?;
         let completion = completion.start();
         rt.spawn(async move {
             let r = acquire(
@@ -309,7 +309,7 @@ pub extern "C" fn redlead_lock_extend(
 ) -> redlead_status {
     boundary!(error_out, {
         let st = arg_shared(lock, "lock")?;
-        runtime::block_on(st.lock.extend(Duration::from_millis(ttl_ms)))??;
+        runtime::block_on(async move { st.lock.extend(Duration::from_millis(ttl_ms)).await })??;
         Ok(())
     })
 }
@@ -336,7 +336,7 @@ pub extern "C" fn redlead_lock_extend_async(
     boundary!(error_out, {
         completion.check()?;
         let st = arg_shared(lock, "lock")?;
-        let rt = runtime::get(None)?;
+        let rt = runtime::background()?;
         let completion = completion.start();
         rt.spawn(async move {
             let r = st.lock.extend(Duration::from_millis(ttl_ms)).await;
@@ -366,7 +366,7 @@ pub extern "C" fn redlead_lock_release(
     boundary!(error_out, {
         let st = arg_shared(lock, "lock")?;
         st.ended.cancel();
-        runtime::block_on(st.lock.release())??;
+        runtime::block_on(async move { st.lock.release().await })??;
         Ok(())
     })
 }
@@ -392,7 +392,7 @@ pub extern "C" fn redlead_lock_release_async(
     boundary!(error_out, {
         completion.check()?;
         let st = arg_shared(lock, "lock")?;
-        let rt = runtime::get(None)?;
+        let rt = runtime::background()?;
         st.ended.cancel();
         let completion = completion.start();
         rt.spawn(async move {
@@ -437,7 +437,7 @@ pub extern "C" fn redlead_lock_on_lost(
         }
         let (lost, ended) = (st.lock.lost_token(), st.ended.clone());
         drop(st); // the watcher must not keep the lock alive
-        runtime::get(None)?.spawn(async move {
+        runtime::background()?.spawn(async move {
             tokio::select! {
                 biased;
                 _ = lost.cancelled() => closure.fire(),

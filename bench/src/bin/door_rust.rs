@@ -99,6 +99,44 @@ fn main() {
         .map(|_| mt.block_on(once(&rl, "bench-rust-mt", &p)))
         .collect();
     report("rust-mt", xs);
+    drop(rl);
+    drop(mt);
+
+    // A current-thread runtime on its own I/O thread; this thread hands each
+    // operation over as a task and parks until it completes.
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = io.handle().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        io.block_on(async {
+            let _ = stop_rx.await;
+        })
+    });
+    let rl = {
+        let _g = handle.enter();
+        Arc::new(Redlock::new(&urls, Config::default()).expect("client"))
+    };
+    let call = |rl: &Arc<Redlock>| {
+        let rl = rl.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle.spawn(async move {
+            let d = once(&rl, "bench-rust-io", &LockOptions::default()).await;
+            let _ = tx.send(d);
+        });
+        let t = Instant::now();
+        rx.blocking_recv().unwrap();
+        t.elapsed()
+    };
+    for _ in 0..200 {
+        call(&rl);
+    }
+    let xs: Vec<Duration> = (0..n).map(|_| call(&rl)).collect();
+    report("rust-io", xs);
+    let _ = stop_tx.send(());
+    thread.join().unwrap();
 }
 
 /// k tasks on distinct resources over one client on a 2-worker runtime.
@@ -136,8 +174,5 @@ fn throughput(urls: &[String], k: usize) {
         }
         total
     });
-    println!(
-        "TPUT rust k={k} ops_s={:.0}",
-        ops as f64 / secs
-    );
+    println!("TPUT rust k={k} ops_s={:.0}", ops as f64 / secs);
 }

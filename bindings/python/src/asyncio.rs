@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use pyo3::prelude::*;
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 use crate::runtime::with_python;
@@ -49,7 +49,7 @@ impl AbortOnCancel {
 /// running loop is required).
 pub fn spawn<'py, F, T, C>(
     py: Python<'py>,
-    rt: &Runtime,
+    rt: &Handle,
     fut: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>

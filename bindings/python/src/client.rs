@@ -1,12 +1,11 @@
 //! `redlead.Client`: N Redis masters and the lock operations.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use redlead::{AutoExtend, Config, ErrorKind, KeyFormat, LockOptions, Redlock};
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
 use crate::args::{millis, millis_or, resource as check_resource};
 
@@ -25,7 +24,7 @@ use crate::runtime::{check_pid, runtime, wait, wait_short};
 #[pyclass(subclass, frozen, module = "redlead._redlead", name = "Client")]
 pub struct Client {
     pub(crate) redlock: Redlock,
-    pub(crate) rt: Arc<Runtime>,
+    pub(crate) rt: Handle,
     pub(crate) pid: u32,
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use redlead::{Election, ElectionConfig, ElectionEvent};
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
 use crate::args::millis;
 use crate::client::Client;
@@ -76,7 +76,7 @@ fn callable(name: &str, v: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny
 #[pyclass(frozen, module = "redlead._redlead", name = "Election")]
 pub struct PyElection {
     inner: Arc<Election>,
-    rt: Arc<Runtime>,
+    rt: Handle,
     pid: u32,
 }
 
@@ -147,6 +147,16 @@ impl PyElection {
     /// RedleadError instead of deadlocking.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         check_pid(self.pid, "Election")?;
+        // The core checks the calling thread; the stop itself runs on the
+        // I/O thread, so the check is made here, on the caller's.
+        if self.inner.is_callback_thread() {
+            return Err(crate::errors::to_py(
+                py,
+                redlead::Error::WrongThread(
+                    "Election.stop called from its own event handler".into(),
+                ),
+            ));
+        }
         let e = self.inner.clone();
         wait(py, &self.rt, async move { e.stop().await })?.py_err(py)
     }

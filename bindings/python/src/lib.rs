@@ -4,7 +4,6 @@
 
 mod args;
 mod asyncio;
-mod bench;
 mod client;
 mod election;
 mod errors;
@@ -26,7 +25,6 @@ fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<lock::PyLock>()?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
-    bench::register(m)?;
     election::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

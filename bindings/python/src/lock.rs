@@ -6,7 +6,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use redlead::{Error, ErrorKind};
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
 use crate::args::millis;
 use crate::errors::{to_py, IntoPy, LockLost};
@@ -19,12 +19,12 @@ use crate::runtime::{check_pid, wait_short};
 pub struct PyLock {
     inner: Arc<redlead::Lock>,
     ttl: Duration,
-    rt: Arc<Runtime>,
+    rt: Handle,
     pid: u32,
 }
 
 impl PyLock {
-    pub fn new(inner: redlead::Lock, ttl: Duration, rt: Arc<Runtime>, pid: u32) -> PyLock {
+    pub fn new(inner: redlead::Lock, ttl: Duration, rt: Handle, pid: u32) -> PyLock {
         PyLock {
             inner: Arc::new(inner),
             ttl,

@@ -2,17 +2,17 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
 use crate::errors::RedleadError;
 
 struct Shared {
     pid: u32,
-    runtime: Arc<Runtime>,
+    runtime: Handle,
 }
 
 static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
@@ -21,11 +21,12 @@ static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
 /// into Python any more, so interpreter shutdown never waits on one.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-/// The runtime of this process, built on first use. After `fork()` the child
-/// has none of the parent's worker threads, so a child gets a runtime of its
-/// own; the parent's is leaked (dropping it would wait for threads that do
-/// not exist in the child).
-pub fn runtime() -> PyResult<Arc<Runtime>> {
+/// The runtime of this process, built on first use: one I/O thread
+/// (`redlead::io_thread`) that owns every client's connections and tasks, so
+/// a blocking call costs two thread hand-offs, not one per node reply. After
+/// `fork()` the child has no such thread, so a child gets a runtime of its
+/// own; the parent's handle is leaked (its thread does not exist here).
+pub fn runtime() -> PyResult<Handle> {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(s) = slot.as_ref() {
@@ -33,15 +34,12 @@ pub fn runtime() -> PyResult<Arc<Runtime>> {
             return Ok(s.runtime.clone());
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("redlead-rt")
-        .enable_all()
-        .build()
-        .map_err(|e| RedleadError::new_err(format!("cannot start the tokio runtime: {e}")))?;
+    let handle = redlead::io_thread::start_io_thread("redlead-io").map_err(|e| {
+        RedleadError::new_err(format!("cannot start the runtime's I/O thread: {e}"))
+    })?;
     let fresh = Shared {
         pid,
-        runtime: Arc::new(rt),
+        runtime: handle,
     };
     if let Some(old) = slot.replace(fresh) {
         std::mem::forget(old);
@@ -79,35 +77,47 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
 }
 
 /// Runs `fut`, which the core bounds by a few node timeouts (try_acquire,
-/// extend, release, ping), without holding the GIL. No signal polling: its
-/// timer would cost a wake-up of the runtime's driver on every call, for an
-/// operation that ends within milliseconds anyway.
-pub fn wait_short<F>(py: Python<'_>, rt: &Runtime, fut: F) -> F::Output
+/// extend, release, ping), as a task on the I/O thread while this thread
+/// waits without the GIL. No signal polling: its timer would cost a wake-up
+/// of the I/O thread on every call, for an operation that ends within
+/// milliseconds anyway. A panic in the task resumes here (pyo3 turns it into
+/// a PanicException).
+pub fn wait_short<F>(py: Python<'_>, rt: &Handle, fut: F) -> F::Output
 where
-    F: Future + Send,
-    F::Output: Send,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
-    py.detach(|| rt.block_on(fut))
+    let task = rt.spawn(fut);
+    match py.detach(|| rt.block_on(task)) {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// How often a blocking wait wakes to let Python deliver signals (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
-/// Runs `fut` to completion without holding the GIL. Every `SIGNAL_POLL` the
-/// wait re-attaches to check for signals; a KeyboardInterrupt drops the
-/// future (the core's operations are cancel safe).
-pub fn wait<F>(py: Python<'_>, rt: &Runtime, fut: F) -> PyResult<F::Output>
+/// Runs `fut` to completion as a task on the I/O thread, without holding
+/// the GIL. Every `SIGNAL_POLL` the wait re-attaches to check for signals; a
+/// KeyboardInterrupt aborts the task (the core's operations are cancel safe).
+pub fn wait<F>(py: Python<'_>, rt: &Handle, fut: F) -> PyResult<F::Output>
 where
-    F: Future + Send,
-    F::Output: Send,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
-    let mut fut = Box::pin(fut);
+    let mut task = rt.spawn(fut);
     loop {
         let done =
-            py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut fut).await }));
+            py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut task).await }));
         match done {
-            Ok(out) => return Ok(out),
-            Err(_) => py.check_signals()?,
+            Ok(Ok(out)) => return Ok(out),
+            Ok(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {
+                if let Err(e) = py.check_signals() {
+                    task.abort();
+                    return Err(e);
+                }
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ fi
 # Release build into the workspace target dir (shared with cargo), then install
 # the wheel: this is what `pip install ./bindings/python` does, minus the
 # isolated build environment.
-export CARGO_TARGET_DIR="$root/target"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
 "$py" -m maturin build --release --quiet --manifest-path "$here/Cargo.toml" --out "$wheels" \

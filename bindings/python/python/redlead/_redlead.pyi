@@ -17,8 +17,6 @@ __all__ = [
     "Client",
     "Lock",
     "_shutdown",
-    "_bench_rust",
-    "_floor_ping",
     "Election",
     "_stop_all_elections",
     "__version__",
@@ -176,7 +174,3 @@ class Client:
 
 def _shutdown() -> None: ...
 def _stop_all_elections() -> None: ...
-def _bench_rust(
-    client: Client, resource: str, n: int, ttl_ms: int = 10000, blocking: bool = False
-) -> list[float]: ...
-def _floor_ping(urls: Sequence[str], n: int, quorum: Optional[int] = None) -> list[float]: ...
