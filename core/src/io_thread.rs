@@ -44,9 +44,10 @@ mod tests {
             }))
             .unwrap();
         assert_eq!(name.as_deref(), Some("redlead-io-test"));
-        // block_on from this thread drives timers through the I/O thread.
+        // A timer made inside block_on on this thread is driven by the I/O
+        // thread (this thread only parks).
         let t = std::time::Instant::now();
-        handle.block_on(tokio::time::sleep(std::time::Duration::from_millis(20)));
+        handle.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(20)).await });
         assert!(t.elapsed() >= std::time::Duration::from_millis(20));
     }
 }
