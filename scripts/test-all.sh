@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project: lints, the Rust core on real redis-server nodes,
-# the C ABI (C and C++ programs, sanitizers), and the Python package.
+# the C ABI (C and C++ programs, sanitizers), the Go, Python and C# packages,
+# one election across five languages, and the examples.
 # This is the README's test command; .ci/run runs exactly this.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ step cli cargo test -p redlead-cli
 step ffi ffi/tests/run.sh
 step go bindings/go/run-tests.sh
 step python bindings/python/tests/run.sh
+step cross-language tests/cross-language/run.sh
+step payment-example bindings/python/.venv/bin/python -m pytest -q -p no:cacheprovider examples/python
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
