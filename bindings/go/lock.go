@@ -107,6 +107,23 @@ func (c *Client) acquire(ctx context.Context, resource string, ttl, wait time.Du
 			return nil, &Error{Status: int(st), Message: "invalid lock option: " + C.GoString(C.redlead_status_str(st))}
 		}
 	}
+	if ctx.Done() == nil {
+		// A context that can never end needs no cancellation: the blocking
+		// call costs one hand-off each way, instead of a callback thread, a
+		// cgo callback and a channel (measured in docs/performance.md).
+		var cl *C.redlead_lock
+		var cerr *C.redlead_error
+		if !c.g.enter() {
+			return nil, closedError("client")
+		}
+		st := C.redlead_lock_acquire_with(c.c, r, millis(ttl), millis(wait), o, nil, &cl, &cerr)
+		c.g.leave()
+		runtime.KeepAlive(c)
+		if err := check(st, cerr); err != nil {
+			return nil, err
+		}
+		return newLock(cl, resource), nil
+	}
 	cancel := C.redlead_cancel_new()
 	if cancel == nil {
 		return nil, &Error{Status: statusForked, Message: "redlead_cancel_new failed (forked child?)"}
@@ -221,6 +238,11 @@ func (l *Lock) Extensions() uint32 {
 // a quorum says it is gone. When the context ends first, Extend returns its
 // error at once (the extension finishes in the background).
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	if ctx.Done() == nil {
+		return l.blocking(func(cerr **C.redlead_error) uint32 {
+			return C.redlead_lock_extend(l.l, millis(ttl), cerr)
+		})
+	}
 	return l.async(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
 		return C.redlead_lock_extend_async(l.l, millis(ttl), cc, cerr)
 	})
@@ -231,11 +253,31 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // overlapped another holder's. When the context ends first, Release returns
 // its error (the release goes on in the background).
 func (l *Lock) Release(ctx context.Context) error {
-	err := l.async(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
-		return C.redlead_lock_release_async(l.l, cc, cerr)
-	})
+	var err error
+	if ctx.Done() == nil {
+		err = l.blocking(func(cerr **C.redlead_error) uint32 {
+			return C.redlead_lock_release(l.l, cerr)
+		})
+	} else {
+		err = l.async(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
+			return C.redlead_lock_release_async(l.l, cc, cerr)
+		})
+	}
 	l.Close()
 	return err
+}
+
+// blocking runs a call bounded by a few node timeouts for a context that
+// can never end (context.Background): no completion, no callback thread.
+func (l *Lock) blocking(call func(**C.redlead_error) uint32) error {
+	if !l.g.enter() {
+		return closedError("lock")
+	}
+	var cerr *C.redlead_error
+	st := call(&cerr)
+	l.g.leave()
+	runtime.KeepAlive(l)
+	return check(st, cerr)
 }
 
 func (l *Lock) async(ctx context.Context, start func(C.redlead_completion, **C.redlead_error) uint32) error {

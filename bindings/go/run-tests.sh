@@ -32,3 +32,7 @@ export CGO_LDFLAGS="-Wl,-rpath,$PREFIX/lib"
 go vet -tags redlead_pkgconfig ./...
 # The build itself is what differs; a few tests prove the installed library works.
 go test -tags redlead_pkgconfig -count=1 -run 'TestConstantsMatchTheHeader|TestLockRoundTrip|TestPing|Example' ./...
+
+echo "== bench module (go-redsync from the Go module proxy; built, not run)"
+(cd "$HERE/bench" && CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go vet . && \
+  CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go build -o /dev/null .)
