@@ -3,7 +3,9 @@
 # go test -race against it, linked two ways: CGO_CFLAGS/CGO_LDFLAGS pointing
 # at include/ and target/release, and pkg-config after ffi/install.sh into a
 # temporary prefix (-tags redlead_pkgconfig). The tests start their own
-# redis-server nodes. Run from anywhere: bash bindings/go/run-tests.sh
+# redis-server nodes. Then the bench module is vetted and built (not run) and
+# examples/go/expired-keys is vetted and tested. Run from anywhere:
+# bash bindings/go/run-tests.sh
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -36,3 +38,7 @@ go test -tags redlead_pkgconfig -count=1 -run 'TestConstantsMatchTheHeader|TestL
 echo "== bench module (go-redsync from the Go module proxy; built, not run)"
 (cd "$HERE/bench" && CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go vet . && \
   CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go build -o /dev/null .)
+
+echo "== examples/go/expired-keys (3 replica processes, SIGSTOP and SIGTERM handovers)"
+(cd "$ROOT/examples/go/expired-keys" && CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go vet . && \
+  CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" go test -race -count=1 -v .)
