@@ -1,0 +1,212 @@
+package redlead
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// osThreads is the process's OS thread count, from the kernel.
+func osThreads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status:", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no Threads: line in /proc/self/status")
+	return 0
+}
+
+// The Go runtime may start a spare thread or two on its own (sysmon's
+// hand-offs, a GC worker); more than that would be threads per call.
+const runtimeSlack = 3
+
+func TestWaitingAcquiresWithAContextPinNoThreads(t *testing.T) {
+	c := newClient(t)
+	holder, err := c.TryAcquire(context.Background(), "go-threads-async", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	// Warm up: the library's threads and the runtime's first Ms exist
+	// before the baseline.
+	warm, cancelWarm := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, _ = c.Acquire(warm, "go-threads-async", time.Second)
+	cancelWarm()
+	before := osThreads(t)
+
+	const waiters = 24
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Acquire(ctx, "go-threads-async", time.Second)
+			errs <- err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // all 24 are waiting in the library now
+	during := osThreads(t)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrCancelled) {
+			t.Fatalf("a waiting acquire ended with %v, want ErrCancelled", err)
+		}
+	}
+	// Cancelling wakes 48 goroutines that each make a short cgo call (24
+	// cancels, 24 returning acquires freeing their signal); the runtime may
+	// start a thread for each while another is in C (seen under -race:
+	// +23). Those are calls in flight too, and idle afterwards.
+	after := osThreads(t)
+	t.Logf("OS threads: %d before, %d with %d acquires waiting on a context, %d after cancelling them all at once",
+		before, during, waiters, after)
+	if during-before > runtimeSlack {
+		t.Fatalf("%d waiting acquires added %d OS threads: a context's wait must not pin a thread", waiters, during-before)
+	}
+	if after-before > 2*waiters+runtimeSlack {
+		t.Fatalf("cancelling %d acquires added %d OS threads", waiters, after-before)
+	}
+}
+
+func TestBlockingCallsPinAtMostOneThreadEach(t *testing.T) {
+	c := newClient(t)
+	holder, err := c.TryAcquire(context.Background(), "go-threads-blocking", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := osThreads(t)
+	// context.Background can never end, so Acquire uses the blocking C
+	// call: each waiting call occupies its OS thread, and no more.
+	const inFlight = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, inFlight)
+	for i := 0; i < inFlight; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := c.Acquire(context.Background(), "go-threads-blocking", 5*time.Second)
+			if err == nil {
+				err = l.Release(context.Background())
+			}
+			errs <- err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	during := osThreads(t)
+	if err := holder.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a blocking acquire: %v", err)
+		}
+	}
+	t.Logf("OS threads: %d before, %d with %d blocking acquires in flight", before, during, inFlight)
+	if during-before > inFlight+runtimeSlack {
+		t.Fatalf("%d blocking calls in flight added %d OS threads", inFlight, during-before)
+	}
+}
+
+func TestWatchedLocksAddNoThreads(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	warm, err := c.TryAcquire(ctx, "go-threads-watched-warm", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = warm.Lost() // the library's background runtime runs from here on
+	before := osThreads(t)
+	var locks []*Lock
+	for i := 0; i < 100; i++ {
+		l, err := c.TryAcquire(ctx, fmt.Sprintf("go-threads-watched-%d", i), 10*time.Second,
+			WithAutoExtend(time.Minute, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = l.Lost()
+		locks = append(locks, l)
+	}
+	during := osThreads(t)
+	for _, l := range append(locks, warm) {
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("OS threads: %d before, %d with 100 auto-extended locks watched", before, during)
+	if during-before > runtimeSlack {
+		t.Fatalf("100 watched locks added %d OS threads: watchers must be tasks, not threads", during-before)
+	}
+}
+
+func TestLostClosesWhenTheLossCameBeforeTheFirstCall(t *testing.T) {
+	c := newClient(t)
+	// Auto-extension capped at 600 ms: the library declares the lock lost
+	// before its validity ends, with nobody watching yet.
+	l, err := c.TryAcquire(context.Background(), "go-lost-late", 500*time.Millisecond,
+		WithAutoExtend(600*time.Millisecond, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	waitFor(t, func() bool { return !l.IsHeld() }, 3*time.Second, "the lock given up at its cap")
+	select {
+	case <-l.Lost():
+	case <-time.After(time.Second):
+		t.Fatal("Lost, first called after the loss, did not close")
+	}
+}
+
+func TestLostIsNotClosedByRelease(t *testing.T) {
+	c := newClient(t)
+	l, err := c.TryAcquire(context.Background(), "go-lost-release", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := l.Lost()
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+		t.Fatal("Lost closed by Release")
+	case <-l.Lost():
+		t.Fatal("Lost, called after Release, is closed")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// A Go program cannot run the library in a forked child: syscall.ForkExec
+// execs at once and the runtime offers no bare fork, so ErrForked reaches
+// Go code only through a status the C library returns (its own fork tests
+// are in ffi/tests). What the binding owns is the mapping.
+func TestForkedStatusIsErrForked(t *testing.T) {
+	err := errorFrom(statusForked, nil)
+	var e *Error
+	if !errors.Is(err, ErrForked) || errors.Is(err, ErrInternal) || !errors.As(err, &e) || e.Status != statusForked {
+		t.Fatalf("status %d became %#v", statusForked, err)
+	}
+	if !strings.Contains(err.Error(), "fork") {
+		t.Fatalf("message of a forked status: %q", err.Error())
+	}
+}
