@@ -115,6 +115,66 @@ func WithTLSRootCA(pem string) Option {
 	}
 }
 
+// WithTLSClientCert presents this client certificate and key (PEM) to
+// rediss:// nodes that require client authentication.
+func WithTLSClientCert(certPEM, keyPEM string) Option {
+	return func(c *C.redlead_config) uint32 {
+		cp, err := cString("certificate PEM", certPEM)
+		if err != nil {
+			return statusInvalidArgument
+		}
+		defer C.free(unsafe.Pointer(cp))
+		kp, err := cString("key PEM", keyPEM)
+		if err != nil {
+			return statusInvalidArgument
+		}
+		defer C.free(unsafe.Pointer(kp))
+		return C.redlead_config_set_tls_client_cert_pem(c, cp, kp, nil)
+	}
+}
+
+// WithRetryCount caps a waiting acquire's attempts (0, the default: only
+// the wait bounds it).
+func WithRetryCount(n uint32) Option {
+	return func(c *C.redlead_config) uint32 {
+		return C.redlead_config_set_retry_count(c, C.uint32_t(n), nil)
+	}
+}
+
+// WithDriftFactor sets the clock drift allowance as a fraction of the ttl,
+// in [0, 0.5) (default 0.01).
+func WithDriftFactor(f float64) Option {
+	return func(c *C.redlead_config) uint32 {
+		return C.redlead_config_set_drift_factor(c, C.double(f), nil)
+	}
+}
+
+// WithKeyHashTag chooses the key shape: prefix{resource} (true, the
+// default: a lock's keys share a Redis Cluster slot) or prefix+resource
+// (false). WithKeyPrefix("") and WithKeyHashTag(false) give the keys of
+// go-redsync, so both can guard one resource during a migration.
+func WithKeyHashTag(on bool) Option {
+	return func(c *C.redlead_config) uint32 {
+		v := C.uint8_t(0)
+		if on {
+			v = 1
+		}
+		return C.redlead_config_set_key_hash_tag(c, v, nil)
+	}
+}
+
+// WithRuntimeThreads sets the library's I/O threads (1..256, default 1),
+// process-wide. It applies only to the first client of the process; a later
+// client asking for a different count fails with ErrInvalidArgument.
+func WithRuntimeThreads(n int) Option {
+	return func(c *C.redlead_config) uint32 {
+		if n <= 0 || n > 256 {
+			return statusInvalidArgument
+		}
+		return C.redlead_config_set_runtime_threads(c, C.uint32_t(n), nil)
+	}
+}
+
 // Client is a Redlock client over N independent Redis masters. It is safe
 // for concurrent use; Close it when done (a finalizer frees it otherwise).
 type Client struct {

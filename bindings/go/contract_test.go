@@ -210,3 +210,96 @@ func TestForkedStatusIsErrForked(t *testing.T) {
 		t.Fatalf("message of a forked status: %q", err.Error())
 	}
 }
+
+func TestRedsyncKeyShapeWithoutPrefixOrHashTag(t *testing.T) {
+	c, err := NewClient(nodeURLs, WithKeyPrefix(""), WithKeyHashTag(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.TryAcquire(context.Background(), "go-plain-key", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The key is the resource itself, as go-redsync names it.
+	if n := nodesWithKey(t, "go-plain-key"); n < 3 {
+		t.Fatalf("key go-plain-key on %d nodes", n)
+	}
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return nodesWithKey(t, "go-plain-key") == 0 }, time.Second, "key released")
+}
+
+func TestRetryCountEndsAWaitingAcquireEarly(t *testing.T) {
+	holder := newClient(t)
+	h, err := holder.TryAcquire(context.Background(), "go-retry-count", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := NewClient(nodeURLs, WithRetryCount(2), WithRetry(20*time.Millisecond, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	_, err = c.Acquire(ctx, "go-retry-count", time.Second)
+	took := time.Since(t0)
+	t.Logf("2 attempts 20 ms apart on a held resource: %v after %v", err, took)
+	if !errors.Is(err, ErrNotAcquired) || took > 2*time.Second {
+		t.Fatalf("got %v after %v, want ErrNotAcquired well before the 5 s deadline", err, took)
+	}
+}
+
+func TestConfigOptionsAreValidatedByTheLibrary(t *testing.T) {
+	_ = newClient(t) // the process-wide runtime runs from here on
+	for name, opt := range map[string]Option{
+		"drift factor 0.7":             WithDriftFactor(0.7),
+		"runtime threads 0":            WithRuntimeThreads(0),
+		"runtime threads 4 once built": WithRuntimeThreads(4),
+		"client cert that is no PEM":   WithTLSClientCert("not a certificate", "not a key"),
+	} {
+		if c, err := NewClient(nodeURLs, opt); !errors.Is(err, ErrInvalidArgument) {
+			if c != nil {
+				c.Close()
+			}
+			t.Fatalf("%s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+}
+
+func TestElectionHealthAndTransitions(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	opts := ElectionOptions{TTL: 2 * time.Second, RetryInterval: 50 * time.Millisecond}
+	a, err := c.Elect(ctx, "go-election-health", "A", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	waitFor(t, a.IsLeader, 5*time.Second, "A elected")
+	b, err := c.Elect(ctx, "go-election-health", "B", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !a.IsHealthy() || !b.IsHealthy() {
+		t.Fatalf("healthy: leader %v, follower %v", a.IsHealthy(), b.IsHealthy())
+	}
+	time.Sleep(200 * time.Millisecond) // B sees A as the holder
+	if _, err := a.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b.IsLeader, 3*time.Second, "B takes over")
+	// A transition is leadership changing hands as B observed it: A -> B.
+	waitFor(t, func() bool { return b.Transitions() >= 1 }, 3*time.Second, "B counts the hand-over")
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.IsHealthy() || b.Transitions() != 0 {
+		t.Fatalf("after Close: healthy=%v transitions=%d (a closed election answers zero values)", b.IsHealthy(), b.Transitions())
+	}
+}

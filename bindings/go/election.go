@@ -174,6 +174,27 @@ func (e *Election) Term() uint64 {
 	return uint64(C.redlead_election_term(e.e))
 }
 
+// Transitions counts how many times this candidate saw leadership change
+// hands since it started.
+func (e *Election) Transitions() uint64 {
+	if !e.g.enter() {
+		return 0
+	}
+	defer e.g.leave()
+	return uint64(C.redlead_election_transitions(e.e))
+}
+
+// IsHealthy is false when the campaign is stuck (still holding leadership a
+// renew interval past its step-down point) or ended without Close; for
+// liveness probes.
+func (e *Election) IsHealthy() bool {
+	if !e.g.enter() {
+		return false
+	}
+	defer e.g.leave()
+	return C.redlead_election_is_healthy(e.e) != 0
+}
+
 // Leader asks the nodes who leads now ("" and false when nobody does). It
 // blocks for about one round trip.
 func (e *Election) Leader(ctx context.Context) (string, bool, error) {
