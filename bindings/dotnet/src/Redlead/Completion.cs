@@ -94,6 +94,7 @@ namespace Redlead
 
         private static void OnCall(IntPtr context, RedleadStatus status, IntPtr lockPtr, IntPtr errorPtr)
         {
+            NativeThread.EnterCallback();
             // Own what the library handed over before anything can throw.
             var lockHandle = new RedleadLock.Handle();
             lockHandle.Adopt(lockPtr);
@@ -115,6 +116,7 @@ namespace Redlead
 
         private static void OnDrop(IntPtr context)
         {
+            NativeThread.EnterCallback();
             try
             {
                 GCHandle gc = GCHandle.FromIntPtr(context);

@@ -29,3 +29,36 @@ namespace Redlead
         }
     }
 }
+
+namespace Redlead
+{
+    /// <summary>Bookkeeping for library threads that call into managed code.</summary>
+    internal static class NativeThread
+    {
+        [System.ThreadStatic]
+        private static bool marked;
+
+        /// <summary>
+        /// First thing in every callback: a native thread that enters managed code
+        /// is attached to the runtime as a foreground thread, and Mono waits for
+        /// foreground threads at exit. The library's threads (log, callbacks) live
+        /// as long as the process, so the process would never exit.
+        /// </summary>
+        internal static void EnterCallback()
+        {
+            if (marked)
+            {
+                return;
+            }
+            marked = true;
+            try
+            {
+                System.Threading.Thread.CurrentThread.IsBackground = true;
+            }
+            catch (System.Exception)
+            {
+                // Best effort: a thread the runtime will not let us mark still works.
+            }
+        }
+    }
+}

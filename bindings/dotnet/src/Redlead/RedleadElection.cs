@@ -491,6 +491,7 @@ namespace Redlead
 
         private static void OnEvent(IntPtr context, IntPtr ev)
         {
+            NativeThread.EnterCallback();
             try
             {
                 var self = (RedleadElection)GCHandle.FromIntPtr(context).Target;
@@ -516,6 +517,7 @@ namespace Redlead
 
         private static void OnDrop(IntPtr context)
         {
+            NativeThread.EnterCallback();
             try
             {
                 GCHandle.FromIntPtr(context).Free();

@@ -302,6 +302,7 @@ namespace Redlead
 
         private static void OnLost(IntPtr context)
         {
+            NativeThread.EnterCallback();
             try
             {
                 var cts = (CancellationTokenSource)GCHandle.FromIntPtr(context).Target;
@@ -326,6 +327,7 @@ namespace Redlead
 
         private static void OnLostDrop(IntPtr context)
         {
+            NativeThread.EnterCallback();
             try
             {
                 GCHandle.FromIntPtr(context).Free();

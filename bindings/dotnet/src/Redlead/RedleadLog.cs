@@ -111,6 +111,7 @@ namespace Redlead
 
         private static void OnRecord(IntPtr context, IntPtr record)
         {
+            NativeThread.EnterCallback();
             try
             {
                 var handler = (Action<RedleadLogRecord>)GCHandle.FromIntPtr(context).Target;
@@ -126,6 +127,7 @@ namespace Redlead
 
         private static void OnDrop(IntPtr context)
         {
+            NativeThread.EnterCallback();
             try
             {
                 GCHandle.FromIntPtr(context).Free();
