@@ -310,7 +310,7 @@ func (l *Lock) blocking(call func(**C.redlead_error) uint32) error {
 // 7.4-8.5 throttled (the same loop in C: 7.1-7.8); the calling side's share
 // of the CPU samples is then 22.7 % in Go against 20.4 % in C.
 func afterBlockingCall() {
-	now := time.Now().UnixNano()
+	now := int64(time.Since(yieldEpoch)) // monotonic: a wall clock step cannot stall the yields
 	last := lastYield.Load()
 	if now-last >= int64(yieldEvery) && lastYield.CompareAndSwap(last, now) {
 		runtime.Gosched()
@@ -320,7 +320,10 @@ func afterBlockingCall() {
 // yieldEvery is well under sysmon's 10 ms preemption period.
 const yieldEvery = 2 * time.Millisecond
 
-var lastYield atomic.Int64
+var (
+	yieldEpoch = time.Now()
+	lastYield  atomic.Int64
+)
 
 func (l *Lock) async(ctx context.Context, start func(C.redlead_completion, **C.redlead_error) uint32) error {
 	if err := ctx.Err(); err != nil {
