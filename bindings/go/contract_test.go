@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -302,4 +304,63 @@ func TestElectionHealthAndTransitions(t *testing.T) {
 	if b.IsHealthy() || b.Transitions() != 0 {
 		t.Fatalf("after Close: healthy=%v transitions=%d (a closed election answers zero values)", b.IsHealthy(), b.Transitions())
 	}
+}
+
+// blackHole is a TCP listener that accepts connections and never answers:
+// a Redis node hung after the connection was made.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return "redis://" + l.Addr().String()
+}
+
+func TestTryAcquireCancelledMidAttemptReturnsAtOnceAndLeavesNoKey(t *testing.T) {
+	// Two real nodes and three that never answer: the attempt can only end
+	// by the 3 s node timeout, or by the context.
+	urls := append(append([]string(nil), nodeURLs[:2]...), blackHole(t), blackHole(t), blackHole(t))
+	c, err := NewClient(urls, WithNodeTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	t0 := time.Now()
+	_, err = c.TryAcquire(ctx, "go-try-cancel", 10*time.Second)
+	took := time.Since(t0)
+	onLive := nodesWithKey(t, "redlead:{go-try-cancel}")
+	var e *Error
+	t.Logf("try-acquire against 3 hung nodes, cancelled after 150 ms: %v after %v; key on %d live nodes then", err, took, onLive)
+	if !errors.As(err, &e) || e.Status != statusCancelled || !errors.Is(err, context.Canceled) || took > time.Second {
+		t.Fatalf("got %#v after %v, want the library's ErrCancelled well before the 3 s node timeout", err, took)
+	}
+	// The attempt's SETs reached the live nodes; the library releases them
+	// in the background once the attempt ends.
+	waitFor(t, func() bool { return nodesWithKey(t, "redlead:{go-try-cancel}") == 0 }, 6*time.Second,
+		"no key left on the live nodes by the cancelled attempt")
 }
