@@ -364,3 +364,133 @@ func TestTryAcquireCancelledMidAttemptReturnsAtOnceAndLeavesNoKey(t *testing.T) 
 	waitFor(t, func() bool { return nodesWithKey(t, "redlead:{go-try-cancel}") == 0 }, 6*time.Second,
 		"no key left on the live nodes by the cancelled attempt")
 }
+
+// freezer is a TCP proxy to a real node that can stop forwarding (a node
+// or link that hangs mid-conversation) and resume.
+type freezer struct {
+	url    string
+	mu     sync.Mutex
+	frozen bool
+	thaw   chan struct{}
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{url: "redis://" + l.Addr().String(), thaw: make(chan struct{})}
+	close(f.thaw)
+	var conns []net.Conn
+	var cmu sync.Mutex
+	track := func(c net.Conn) { cmu.Lock(); conns = append(conns, c); cmu.Unlock() }
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				f.mu.Lock()
+				thaw := f.thaw
+				f.mu.Unlock()
+				<-thaw // held while frozen, delivered in order after
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				dst.Close()
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", strings.TrimPrefix(target, "redis://"))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			track(c)
+			track(up)
+			go pipe(up, c)
+			go pipe(c, up)
+		}
+	}()
+	t.Cleanup(func() {
+		f.set(false)
+		l.Close()
+		cmu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		cmu.Unlock()
+	})
+	return f
+}
+
+func (f *freezer) set(frozen bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if frozen == f.frozen {
+		return
+	}
+	f.frozen = frozen
+	if frozen {
+		f.thaw = make(chan struct{})
+	} else {
+		close(f.thaw)
+	}
+}
+
+func TestExtendAndReleaseReturnAtOnceWhenTheContextEndsMidCall(t *testing.T) {
+	var proxies []*freezer
+	var urls []string
+	for _, u := range nodeURLs {
+		p := newFreezer(t, u)
+		proxies = append(proxies, p)
+		urls = append(urls, p.url)
+	}
+	c, err := NewClient(urls, WithNodeTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.TryAcquire(context.Background(), "go-midcall", 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three of five links hang: no quorum can answer before the 3 s node
+	// timeout, so only the context can end the calls early.
+	for _, p := range proxies[:3] {
+		p.set(true)
+	}
+	for _, step := range []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{"extend", func(ctx context.Context) error { return l.Extend(ctx, 20*time.Second) }},
+		{"release", l.Release}, // last: it frees the lock
+	} {
+		name, call := step.name, step.call
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		t0 := time.Now()
+		err := call(ctx)
+		took := time.Since(t0)
+		cancel()
+		t.Logf("%s over 3 hung links, context ends after 150 ms: %v after %v", name, err, took)
+		if !errors.Is(err, context.DeadlineExceeded) || took > time.Second {
+			t.Fatalf("%s: %v after %v, want the context's error well before the 3 s node timeout", name, err, took)
+		}
+	}
+	for _, p := range proxies[:3] {
+		p.set(false)
+	}
+	// The release went on in the background once the links came back.
+	waitFor(t, func() bool { return nodesWithKey(t, "redlead:{go-midcall}") == 0 }, 5*time.Second,
+		"the lock released in the background after the links came back")
+}

@@ -277,14 +277,15 @@ func (l *Lock) Extensions() uint32 {
 // Extend sets the lock's remaining time to live to ttl where it is still
 // ours; it needs a quorum and never re-creates an expired key. ErrLost when
 // a quorum says it is gone. When the context ends first, Extend returns its
-// error at once (the extension finishes in the background).
+// error at once (the extension finishes in the background). It occupies its
+// OS thread while it waits, at most about the node timeout.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	if ctx.Done() == nil {
 		return l.blocking(func(cerr **C.redlead_error) uint32 {
 			return C.redlead_lock_extend(l.l, millis(ttl), cerr)
 		})
 	}
-	return l.async(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
+	return l.waitAsync(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
 		return C.redlead_lock_extend_async(l.l, millis(ttl), cc, cerr)
 	})
 }
@@ -292,7 +293,8 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 // Release releases the lock on every node and frees it; it returns when a
 // quorum answered. ErrLost tells that the critical section may have
 // overlapped another holder's. When the context ends first, Release returns
-// its error (the release goes on in the background).
+// its error at once (the release goes on in the background). It occupies
+// its OS thread while it waits, at most about the node timeout.
 func (l *Lock) Release(ctx context.Context) error {
 	var err error
 	if ctx.Done() == nil {
@@ -300,7 +302,7 @@ func (l *Lock) Release(ctx context.Context) error {
 			return C.redlead_lock_release(l.l, cerr)
 		})
 	} else {
-		err = l.async(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
+		err = l.waitAsync(ctx, func(cc C.redlead_completion, cerr **C.redlead_error) uint32 {
 			return C.redlead_lock_release_async(l.l, cc, cerr)
 		})
 	}
@@ -348,30 +350,6 @@ var (
 	yieldEpoch = time.Now()
 	lastYield  atomic.Int64
 )
-
-func (l *Lock) async(ctx context.Context, start func(C.redlead_completion, **C.redlead_error) uint32) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	comp, cc := newCompletion()
-	if !l.g.enter() {
-		goRedleadDropHandle(cc)
-		return closedError("lock")
-	}
-	var cerr *C.redlead_error
-	st := start(cc, &cerr)
-	l.g.leave()
-	runtime.KeepAlive(l)
-	if err := check(st, cerr); err != nil {
-		return err
-	}
-	select {
-	case r := <-comp.ch:
-		return r.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Close frees the lock, releasing it in the background if still held; it
 // never waits on the network. Idempotent.
