@@ -52,6 +52,7 @@ mcs -nologo -warnaserror+ -target:library -out:"$OUT/Redlead.Tests.dll" -r:"$OUT
 for ex in LeaderElection StockDecrement; do
   mcs -nologo -warnaserror+ -target:exe -out:"$OUT/$ex.exe" -r:"$OUT/Redlead.dll" "$ROOT/examples/dotnet/$ex"/*.cs
 done
+mcs -nologo -warnaserror+ -target:exe -out:"$OUT/LogProbe.exe" -r:"$OUT/Redlead.dll" "$HERE"/tests/LogProbe/*.cs
 mcs -nologo -warnaserror+ -target:exe -out:"$OUT/Redlead.Bench.exe" -r:"$OUT/Redlead.dll" "$HERE"/bench/*.cs
 cp "$NUNIT" "$OUT/"
 echo "built: $(cd "$OUT" && ls *.dll *.exe | tr '\n' ' ')"

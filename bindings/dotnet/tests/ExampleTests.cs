@@ -20,7 +20,7 @@ namespace Redlead.Tests
     public class ExampleTests
     {
         /// <summary>One example process with its standard output collected line by line.</summary>
-        private sealed class Example : IDisposable
+        internal sealed class Example : IDisposable
         {
             public readonly Process Process;
             public readonly ConcurrentQueue<string> Lines = new ConcurrentQueue<string>();

@@ -40,9 +40,10 @@ namespace Redlead
 
         /// <summary>
         /// First thing in every callback: a native thread that enters managed code
-        /// is attached to the runtime as a foreground thread, and Mono waits for
-        /// foreground threads at exit. The library's threads (log, callbacks) live
-        /// as long as the process, so the process would never exit.
+        /// is attached to the runtime as a foreground thread. Marking it background
+        /// keeps it from counting as the application's own work. Mono still waits
+        /// at exit until every attached thread has ended (README, "Mono"): the
+        /// library's redlead-cb threads end after 10 s idle, its log thread never.
         /// </summary>
         internal static void EnterCallback()
         {
