@@ -192,6 +192,32 @@ namespace Redlead.Tests
         }
 
         [Test]
+        public void LeaderWhoseKeyVanishes_StepsDown_AndOneLeaderFollowsWithAHigherTerm()
+        {
+            string r = T.Resource("vanish");
+            using (var a = new Candidate(r, "a", Fast()))
+            using (var b = new Candidate(r, "b", Fast()))
+            {
+                a.Election.Start();
+                Assert.IsTrue(T.Eventually(() => a.Election.IsLeader, TimeSpan.FromSeconds(10)));
+                b.Election.Start();
+                Assert.IsTrue(T.Eventually(() => b.ObservedLeader == "a", TimeSpan.FromSeconds(5)), string.Join(", ", b.Events));
+                ulong term = a.Election.Term;
+                foreach (int port in Setup.Nodes.Ports)
+                {
+                    RedisNodes.Command(port, "DEL", "redlead:{" + r + "}");
+                }
+                Console.WriteLine("deleted the leader's key (term " + term + ") on every node");
+                Assert.IsTrue(T.Eventually(() => a.Events.Any(e => e.StartsWith("revoked " + term + " ")), TimeSpan.FromSeconds(5)),
+                    "a is told it no longer leads term " + term + ": " + string.Join(", ", a.Events));
+                Assert.IsTrue(T.Eventually(() => (a.Election.IsLeader ? 1 : 0) + (b.Election.IsLeader ? 1 : 0) == 1
+                        && Math.Max(a.Election.Term, b.Election.Term) > term, TimeSpan.FromSeconds(10)),
+                    "one leader again, in a later term: a " + string.Join(", ", a.Events) + " / b " + string.Join(", ", b.Events));
+                Console.WriteLine("a: " + string.Join(", ", a.Events) + "; b: " + string.Join(", ", b.Events));
+            }
+        }
+
+        [Test]
         public void Dispose_FromInsideItsOwnHandler_StopsTheElection()
         {
             string r = T.Resource("self-dispose");

@@ -310,6 +310,75 @@ namespace Redlead.Tests
             }
         }
 
+        /// <summary>DEL of the lock's key on every node, outside the library (another
+        /// party, or a node restart without persistence).</summary>
+        private static void DeleteKeyEverywhere(string key)
+        {
+            foreach (int port in Setup.Nodes.Ports)
+            {
+                RedisNodes.Command(port, "DEL", key);
+            }
+        }
+
+        [Test]
+        public void Lost_FiresWhenAQuorumSaysTheKeyIsGone_BeforeTheValidityEnds()
+        {
+            string r = T.Resource("lost-del");
+            using (RedleadClient c = T.Client())
+            {
+                var options = new LockOptions
+                {
+                    AutoExtend = new AutoExtendOptions { MaxHold = TimeSpan.FromSeconds(60), Interval = TimeSpan.FromMilliseconds(100) },
+                };
+                using (RedleadLock l = c.TryAcquire(r, TimeSpan.FromSeconds(10), options))
+                {
+                    var lostAt = new TaskCompletionSource<TimeSpan>();
+                    var sw = Stopwatch.StartNew();
+                    l.Lost.Register(() => lostAt.TrySetResult(sw.Elapsed));
+                    Thread.Sleep(300);
+                    Assert.IsFalse(l.Lost.IsCancellationRequested, "not lost while the key is there");
+                    DeleteKeyEverywhere("redlead:{" + r + "}");
+                    Console.WriteLine("deleted redlead:{" + r + "} on every node at " + sw.ElapsedMilliseconds + " ms; validity left " + l.Validity);
+                    Assert.IsTrue(lostAt.Task.Wait(TimeSpan.FromSeconds(5)), "Lost is cancelled once an extension finds the key gone");
+                    Console.WriteLine("Lost at " + lostAt.Task.Result.TotalMilliseconds + " ms, long before the 10 s validity");
+                    Assert.IsFalse(l.IsHeld, "IsHeld is false once lost");
+                    // Known lost already: the library answers without asking the nodes again.
+                    var e = Assert.Throws<LockLostException>(() => l.Extend(TimeSpan.FromSeconds(5)));
+                    Console.WriteLine("Extend after Lost: " + e.Message);
+                    Assert.AreEqual(0, T.NodesWithKey(r), "extend never re-creates an expired key");
+                }
+            }
+        }
+
+        [Test]
+        public async Task DisposeAsync_ReleasesWithoutBlocking_AndUseAfterDisposeIsObjectDisposed()
+        {
+            string r = T.Resource("dispose-async");
+            RedleadClient c = T.Client();
+            RedleadLock l = await c.TryAcquireAsync(r, TimeSpan.FromSeconds(10), new LockOptions { Fenced = true });
+            Assert.AreEqual(3, T.NodesWithKey(r));
+            await l.DisposeAsync();
+            Assert.AreEqual(0, T.NodesWithKey(r), "DisposeAsync released the lock on every node");
+            await l.DisposeAsync();
+            l.Dispose();
+            Assert.IsFalse(l.IsHeld);
+            Assert.AreEqual(0UL, l.FencingToken, "accessors answer zero, not crash");
+
+            Assert.Throws<ObjectDisposedException>(() => l.Release());
+            Assert.Throws<ObjectDisposedException>(() => { var unused = l.Lost; l.Extend(TimeSpan.FromSeconds(1)); });
+            Task ext = l.ExtendAsync(TimeSpan.FromSeconds(1)), rel = l.ReleaseAsync();
+            Assert.IsTrue(ext.IsFaulted && ext.Exception.InnerException is ObjectDisposedException, "ExtendAsync after dispose");
+            Assert.IsTrue(rel.IsFaulted && rel.Exception.InnerException is ObjectDisposedException, "ReleaseAsync after dispose");
+
+            c.Dispose();
+            c.Dispose();
+            Task<RedleadLock> acq = c.AcquireAsync(r, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            Assert.IsTrue(acq.IsFaulted && acq.Exception.InnerException is ObjectDisposedException, "AcquireAsync on a disposed client");
+            Assert.Throws<ObjectDisposedException>(() => c.Holder(r));
+            Assert.Throws<ObjectDisposedException>(() => c.Ping());
+            Assert.Throws<ObjectDisposedException>(() => c.CreateElection(r, "x").Start());
+        }
+
         [Test]
         public void Lost_IsNotCancelledByRelease()
         {

@@ -216,6 +216,40 @@ namespace Redlead
                 return Task.FromException(e);
             }
             Interlocked.Exchange(ref releaseStarted, 1);
+            return ReleaseCoreAsync(h);
+        }
+
+        /// <summary>
+        /// <see cref="Dispose"/> without blocking a thread: releases the lock if
+        /// <see cref="Release"/> was not called (errors are ignored) and frees it.
+        /// Safe to call twice. (A method, not IAsyncDisposable, which netstandard2.0
+        /// has only through an extra package.)
+        /// </summary>
+        public async Task DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0)
+            {
+                return;
+            }
+            if (Interlocked.Exchange(ref releaseStarted, 1) == 0)
+            {
+                try
+                {
+                    await ReleaseCoreAsync(handle).ConfigureAwait(false);
+                }
+                catch (RedleadException)
+                {
+                    // As Dispose: Lost or Closed here has nobody to tell.
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+            handle.Dispose();
+        }
+
+        private Task ReleaseCoreAsync(Handle h)
+        {
             return Completions.Run(CancellationToken.None,
                 delegate(NativeCompletion completion, CancelSignal.Handle cancel, out ErrorReader.Handle error)
                 {
