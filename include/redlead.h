@@ -496,6 +496,20 @@ const char *redlead_version(void);
 uint32_t redlead_abi_version(void);
 
 /**
+ * Ends the library's idle callback threads (`redlead-cb`, which run
+ * completions, lost signals and closure drops) now instead of after 10 s
+ * idle, and returns how many were asked to end. A thread running a callback
+ * finishes it first; callbacks still to come start new threads. For
+ * runtimes that wait at exit for every native thread that ran their code
+ * (Mono): call it when the process is about to exit, together with
+ * `redlead_log_clear` (which ends the log thread).
+ *
+ * Blocks: no. Threads: any. Ownership: nothing is passed. NULL: no
+ * pointers.
+ */
+size_t redlead_release_idle_threads(void);
+
+/**
  * Test-only: panics inside the boundary, to prove that a panic becomes
  * `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
  * into C or aborts the process. Has no other effect.
@@ -1438,8 +1452,8 @@ enum redlead_status redlead_log_set_callback(struct redlead_log_closure closure,
 
 /**
  * Stops sending log records; the callback's `drop` runs before this
- * returns, after its last `call` (a call in progress is waited for).
- * Clearing when none is set is fine.
+ * returns, after its last `call` (a call in progress is waited for), and
+ * the library's log thread has ended. Clearing when none is set is fine.
  *
  * Blocks: no network wait; waits for a call of the callback in progress.
  * Threads: any thread but the log callback's own

@@ -29,6 +29,7 @@ step cli cargo test -p redlead-cli
 step ffi ffi/tests/run.sh
 step go bindings/go/run-tests.sh
 step python bindings/python/tests/run.sh
+step dotnet bindings/dotnet/run-tests.sh
 step cross-language tests/cross-language/run.sh
 step payment-example bindings/python/.venv/bin/python -m pytest -q -p no:cacheprovider examples/python
 

@@ -66,6 +66,21 @@ pub extern "C" fn redlead_abi_version() -> u32 {
     boundary!(any_process, { REDLEAD_ABI_VERSION })
 }
 
+/// Ends the library's idle callback threads (`redlead-cb`, which run
+/// completions, lost signals and closure drops) now instead of after 10 s
+/// idle, and returns how many were asked to end. A thread running a callback
+/// finishes it first; callbacks still to come start new threads. For
+/// runtimes that wait at exit for every native thread that ran their code
+/// (Mono): call it when the process is about to exit, together with
+/// `redlead_log_clear` (which ends the log thread).
+///
+/// Blocks: no. Threads: any. Ownership: nothing is passed. NULL: no
+/// pointers.
+#[no_mangle]
+pub extern "C" fn redlead_release_idle_threads() -> usize {
+    boundary!(any_process, { dispatch::release_idle() })
+}
+
 /// Test-only: panics inside the boundary, to prove that a panic becomes
 /// `REDLEAD_ERR_PANIC` (with a message in `*error_out`) and never unwinds
 /// into C or aborts the process. Has no other effect.

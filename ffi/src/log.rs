@@ -6,14 +6,19 @@
 //! stalls a renewal. When more than 1024 records wait, new ones are dropped
 //! and counted; the next record delivered is preceded by a WARN saying how
 //! many were lost.
+//!
+//! The thread lives only while a callback is set: `redlead_log_clear` ends
+//! it and waits for it, so a runtime that waits at exit for every native
+//! thread that ran its code (Mono) can exit.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::os::raw::{c_char, c_void};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, OnceLock};
-use std::thread::ThreadId;
+use std::thread::JoinHandle;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -98,9 +103,25 @@ static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Held while `call` runs, so clearing waits for a call in progress.
 static SINK: Mutex<Option<Sink>> = Mutex::new(None);
-static QUEUE: OnceLock<SyncSender<Line>> = OnceLock::new();
-static LOG_THREAD: OnceLock<ThreadId> = OnceLock::new();
+/// The running log thread and its queue; `None` while no callback is set.
+static QUEUE: Mutex<Option<LogThread>> = Mutex::new(None);
 static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+/// Serializes set and clear, so a clear cannot end the thread a concurrent
+/// set has just started for its sink.
+static CONFIGURING: Mutex<()> = Mutex::new(());
+
+struct LogThread {
+    queue: SyncSender<Line>,
+    thread: JoinHandle<()>,
+}
+
+thread_local! {
+    static ON_LOG_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+fn queue() -> std::sync::MutexGuard<'static, Option<LogThread>> {
+    QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn level_of(l: &Level) -> redlead_log_level {
     match *l {
@@ -161,7 +182,6 @@ impl Subscriber for Forwarder {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let Some(queue) = QUEUE.get() else { return };
         let mut f = Fields {
             message: String::new(),
             rest: String::new(),
@@ -172,8 +192,10 @@ impl Subscriber for Forwarder {
             target: c(event.metadata().target().to_string()),
             message: c(f.message + &f.rest),
         };
-        if let Err(TrySendError::Full(_)) = queue.try_send(line) {
-            DROPPED.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = queue().as_ref() {
+            if let Err(TrySendError::Full(_)) = t.queue.try_send(line) {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
     fn enter(&self, _: &Id) {}
@@ -203,7 +225,7 @@ fn deliver(line: &Line) {
 }
 
 fn log_thread(rx: Receiver<Line>) {
-    let _ = LOG_THREAD.set(std::thread::current().id());
+    ON_LOG_THREAD.with(|on| on.set(true));
     for line in rx {
         let dropped = DROPPED.swap(0, Ordering::Relaxed);
         if dropped > 0 {
@@ -219,25 +241,45 @@ fn log_thread(rx: Receiver<Line>) {
     }
 }
 
-/// Installs the subscriber and starts the log thread, once per process.
+/// Installs the subscriber (once per process) and starts the log thread
+/// (unless it runs).
 fn install() -> FfiResult<()> {
     let r = INSTALLED.get_or_init(|| {
-        let (tx, rx) = sync_channel(1024);
-        std::thread::Builder::new()
-            .name("redlead-log".into())
-            .spawn(move || log_thread(rx))
-            .map_err(|e| format!("cannot start the log thread: {e}"))?;
-        let _ = QUEUE.set(tx);
         tracing::subscriber::set_global_default(Forwarder).map_err(|_| {
             "another tracing subscriber is already installed in this process; redlead's events go to it".to_string()
         })
     });
     r.clone()
-        .map_err(|m| FfiError::new(redlead_status::REDLEAD_ERR_INTERNAL, m))
+        .map_err(|m| FfiError::new(redlead_status::REDLEAD_ERR_INTERNAL, m))?;
+    let mut q = queue();
+    if q.is_none() {
+        let (tx, rx) = sync_channel(1024);
+        let thread = std::thread::Builder::new()
+            .name("redlead-log".into())
+            .spawn(move || log_thread(rx))
+            .map_err(|e| {
+                FfiError::new(
+                    redlead_status::REDLEAD_ERR_INTERNAL,
+                    format!("cannot start the log thread: {e}"),
+                )
+            })?;
+        *q = Some(LogThread { queue: tx, thread });
+    }
+    Ok(())
+}
+
+/// Ends the log thread (records still queued go nowhere: the sink is
+/// already gone) and waits for it.
+fn stop_thread() {
+    let t = queue().take();
+    if let Some(LogThread { queue, thread }) = t {
+        drop(queue);
+        let _ = thread.join();
+    }
 }
 
 fn on_log_thread() -> FfiResult<()> {
-    if LOG_THREAD.get() == Some(&std::thread::current().id()) {
+    if ON_LOG_THREAD.with(|on| on.get()) {
         return Err(FfiError::new(
             redlead_status::REDLEAD_ERR_WRONG_THREAD,
             "the log callback cannot be set or cleared from inside itself",
@@ -246,15 +288,14 @@ fn on_log_thread() -> FfiResult<()> {
     Ok(())
 }
 
-/// Replaces the sink; the old one (if any) is dropped here, after its last
-/// call (the lock waits for a call in progress).
-fn swap(new: Option<Sink>, max_level: u8) {
-    let old = {
-        let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
-        MAX_LEVEL.store(if new.is_some() { max_level } else { 0 }, Ordering::Relaxed);
-        std::mem::replace(&mut *sink, new)
-    };
-    drop(old);
+/// Replaces the sink and returns the old one, whose `drop` the caller runs
+/// once it holds no lock of ours (a `drop` may set a new callback).
+/// Waits for a call in progress.
+#[must_use]
+fn swap(new: Option<Sink>, max_level: u8) -> Option<Sink> {
+    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    MAX_LEVEL.store(if new.is_some() { max_level } else { 0 }, Ordering::Relaxed);
+    std::mem::replace(&mut *sink, new)
 }
 
 /// Sends the library's log records of level `max_level` (a
@@ -292,15 +333,19 @@ pub extern "C" fn redlead_log_set_callback(
             )));
         }
         on_log_thread()?;
-        install()?;
-        swap(Some(sink), max_level as u8);
+        let old = {
+            let _configuring = CONFIGURING.lock().unwrap_or_else(|e| e.into_inner());
+            install()?;
+            swap(Some(sink), max_level as u8)
+        };
+        drop(old);
         Ok(())
     })
 }
 
 /// Stops sending log records; the callback's `drop` runs before this
-/// returns, after its last `call` (a call in progress is waited for).
-/// Clearing when none is set is fine.
+/// returns, after its last `call` (a call in progress is waited for), and
+/// the library's log thread has ended. Clearing when none is set is fine.
 ///
 /// Blocks: no network wait; waits for a call of the callback in progress.
 /// Threads: any thread but the log callback's own
@@ -310,7 +355,13 @@ pub extern "C" fn redlead_log_set_callback(
 pub extern "C" fn redlead_log_clear(error_out: *mut *mut redlead_error) -> redlead_status {
     boundary!(error_out, {
         on_log_thread()?;
-        swap(None, 0);
+        let old = {
+            let _configuring = CONFIGURING.lock().unwrap_or_else(|e| e.into_inner());
+            let old = swap(None, 0);
+            stop_thread();
+            old
+        };
+        drop(old);
         Ok(())
     })
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -961,6 +962,37 @@ static void log_drop(void *ctx) {
     atomic_fetch_add(&p->drops, 1);
 }
 
+/* Threads of this process whose name is `name` (/proc/self/task/N/comm). */
+static int threads_named(const char *name) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], comm[32] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f)) {
+            comm[strcspn(comm, "\n")] = 0;
+            if (strcmp(comm, name) == 0) n++;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+static int wait_threads_named(const char *name, int want, int ms) {
+    int n = threads_named(name);
+    for (int i = 0; i < ms && n != want; i++) {
+        sleep_ms(1);
+        n = threads_named(name);
+    }
+    return n;
+}
+
 static void test_log(redlead_client *c) {
     static log_probe p = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}, 0, -1};
     static log_probe bad = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}, 0, -1};
@@ -992,7 +1024,26 @@ static void test_log(redlead_client *c) {
     sleep_ms(100);
     CHECK("no_log_call_after_clear", atomic_load(&p.records) == before);
     check_status("log_clear_twice_is_fine", redlead_log_clear(&err), REDLEAD_OK, &err);
+    /* Runtimes that wait at exit for every native thread that ran their code
+     * (Mono) need the library's threads to end when asked. */
+    CHECK("log_clear_ends_the_log_thread", threads_named("redlead-log") == 0);
+    static log_probe again = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, {0}, 0, -1};
+    redlead_log_closure la = {&again, log_call, log_drop};
+    check_status("log_set_after_clear", redlead_log_set_callback(la, REDLEAD_LOG_DEBUG, &err), REDLEAD_OK, &err);
+    redlead_lock_try_acquire(c, "c-log", 5000, 0, &l, NULL);
+    for (int i = 0; i < 200 && !again.saw_acquire_failed; i++) sleep_ms(5);
+    CHECK("log_set_after_clear_starts_a_new_log_thread",
+          again.saw_acquire_failed && threads_named("redlead-log") == 1);
+    check_status("log_clear_again", redlead_log_clear(&err), REDLEAD_OK, &err);
+    CHECK("log_clear_again_drops_and_ends", atomic_load(&again.drops) == 1 && threads_named("redlead-log") == 0);
     redlead_lock_free(holder);
+    /* test_async just ran its completions on redlead-cb threads (idle for 10 s). */
+    int cb_before = threads_named("redlead-cb");
+    size_t asked = redlead_release_idle_threads();
+    int cb_after = wait_threads_named("redlead-cb", 0, 2000);
+    printf("  redlead-cb threads: %d before redlead_release_idle_threads, %zu asked, %d after\n", cb_before,
+           asked, cb_after);
+    CHECK("release_idle_threads_ends_the_idle_callback_threads", cb_before > 0 && asked > 0 && cb_after == 0);
 }
 
 int main(int argc, char **argv) {

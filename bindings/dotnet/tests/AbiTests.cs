@@ -80,19 +80,32 @@ namespace Redlead.Tests
         }
 
         /// <summary>
-        /// Runs LogProbe.exe (tests/LogProbe) until it prints DONE, then kills it:
-        /// on Mono a process that set a log handler never exits (the library's
-        /// log thread entered managed code and never ends), so the handler is
-        /// tested in a process of its own rather than in this one.
+        /// Runs LogProbe.exe (tests/LogProbe) until it prints DONE, and checks that
+        /// it then exits by itself, soon: Mono waits at exit for every native
+        /// thread that ran managed code, so without the binding's exit hook a
+        /// process that set a log handler would never exit (the log thread) and
+        /// one that made an async call would exit 10 s late (idle callback threads).
+        /// A process of its own also keeps the handler out of this one.
         /// </summary>
         private static List<string> Probe(string mode)
         {
             using (var p = new ExampleTests.Example("LogProbe " + mode, "LogProbe.exe", new[] { mode }.Concat(Setup.Nodes.Urls)))
             {
                 Assert.IsTrue(T.Eventually(() => p.Lines.Contains("DONE"), TimeSpan.FromSeconds(30)), p.Dump());
-                Console.WriteLine(p.Dump());
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                Assert.IsTrue(p.WaitForExit(5000), "exits by itself within 5 s of DONE\n" + p.Dump());
+                Console.WriteLine(p.Dump() + "\n  (exited " + sw.ElapsedMilliseconds + " ms after DONE)");
+                Assert.AreEqual(0, p.Process.ExitCode, p.Dump());
                 return p.Lines.ToList();
             }
+        }
+
+        [Test]
+        public void Process_WithALogHandlerAndAnAsyncCall_ExitsPromptly()
+        {
+            List<string> lines = Probe("exit");
+            CollectionAssert.Contains(lines, "ASYNC-HELD True");
+            CollectionAssert.Contains(lines, "LOGGED True", "the handler ran, so the log thread entered managed code");
         }
 
         [Test]

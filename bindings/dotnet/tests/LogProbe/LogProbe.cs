@@ -1,10 +1,10 @@
 // Test helper of AbiTests, run as its own process: sets a RedleadLog handler,
-// makes the library log, and prints what arrived. A process of its own
-// because on Mono a process that ever set a log handler does not exit: the
-// library's redlead-log thread entered managed code, so Mono waits for it at
-// shutdown, and it never ends (not even after RedleadLog.Clear). The test
-// kills this process once it printed DONE.
-//   mono LogProbe.exe records|throwing URL...
+// makes the library log, and prints what arrived; then exits by itself. The
+// test checks that it does so promptly: Mono waits at exit for every native
+// thread that ran managed code (the library's log and callback threads), and
+// the binding ends them at process exit. Mode "exit" leaves its log handler
+// set and has just used an async call when Main returns.
+//   mono LogProbe.exe records|throwing|exit URL...
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -68,6 +68,17 @@ internal static class LogProbe
                 {
                     Console.WriteLine("AFTER-CLEAR " + (records.Count - atClear));
                 }
+            }
+            else if (args[0] == "exit")
+            {
+                int calls = 0;
+                RedleadLog.SetHandler(r => Interlocked.Increment(ref calls), RedleadLogLevel.Debug);
+                ContendedAcquire(c, resource);
+                using (RedleadLock l = c.TryAcquireAsync(resource + "-async", TimeSpan.FromSeconds(5)).Result)
+                {
+                    Console.WriteLine("ASYNC-HELD " + (l != null && l.IsHeld));
+                }
+                Console.WriteLine("LOGGED " + Eventually(() => Volatile.Read(ref calls) > 0));
             }
             else
             {
