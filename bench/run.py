@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 LINE = re.compile(r"^BENCH (\S+) n=(\d+) p50_us=([\d.]+) p99_us=([\d.]+)")
 TPUT = re.compile(r"^TPUT (\S+) k=(\d+) ops_s=([\d.]+)")
+FOOTPRINT = re.compile(r"^FOOTPRINT (.*)")
 
 
 def free_port() -> int:
@@ -97,6 +98,23 @@ def run(argv, env, cwd=None, timeout=600) -> list[str]:
     return out.stdout.splitlines()
 
 
+def node_cpu_s(nodes) -> float:
+    """CPU seconds (user + system) the nodes' redis-server processes used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for n in nodes:
+        with open(f"/proc/{n.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def children_cpu_s() -> float:
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def floor2x(floor_bin, env) -> float:
     for line in run([floor_bin], dict(env, BENCH_N=str(min(1000, int(env["BENCH_N"]))))):
         m = LINE.match(line)
@@ -111,6 +129,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--contenders", type=int, default=64)
+    ap.add_argument("--locks", type=int, default=1000, help="locks held by the footprint run")
+    ap.add_argument("--hold", type=int, default=10, help="seconds the footprint run holds them")
     ap.add_argument("--markdown", help="also write the table here")
     ap.add_argument("doors", nargs="*", help="only these programs (labels)")
     args = ap.parse_args()
@@ -145,7 +165,7 @@ def main() -> int:
         env = dict(os.environ, BENCH_URLS=",".join(n.url for n in nodes), BENCH_N=str(args.n))
         figures: dict[str, Figures] = {}
         order: list[str] = []
-        for r in range(args.rounds):
+        for r in range(args.rounds if doors else 0):
             # Rotate the order each round so no door always runs first.
             rot = doors[r % len(doors):] + doors[: r % len(doors)]
             for d in rot:
@@ -167,12 +187,31 @@ def main() -> int:
                 print(f"round {r + 1}: {d.label} done (floor2x {before:.0f} -> {after:.0f} us)",
                       file=sys.stderr, flush=True)
         tput = []
-        if "rust" in [d.label for d in doors] and args.contenders:
-            for line in run([f"{b}/door-rust"], dict(env, BENCH_CONTENDERS=str(args.contenders))):
+        labels = [d.label for d in doors]
+        contenders = []
+        if "rust" in labels:
+            contenders.append(("Rust API", [f"{b}/door-rust"]))
+        if "python" in labels:
+            contenders.append(("Python asyncio", next(d.argv for d in doors if d.label == "python")))
+        for name, argv in contenders if args.contenders else []:
+            # Who saturates: CPU used by the nodes and by the door over the run.
+            n0, c0, w0 = node_cpu_s(nodes), children_cpu_s(), time.monotonic()
+            lines = run(argv, dict(env, BENCH_CONTENDERS=str(args.contenders)))
+            wall = time.monotonic() - w0
+            nodes_cpu, door_cpu = node_cpu_s(nodes) - n0, children_cpu_s() - c0
+            for line in lines:
                 m = TPUT.match(line)
                 if m:
-                    tput.append(f"Rust API, {m.group(2)} contenders on distinct resources: "
-                                f"{float(m.group(3)):,.0f} acquire+release/s")
+                    tput.append(f"{name}, {m.group(2)} contenders on distinct resources: "
+                                f"{float(m.group(3)):,.0f} acquire+release/s; CPU over the run: "
+                                f"5 nodes {nodes_cpu / wall:.2f} cores, the door {door_cpu / wall:.2f} cores "
+                                f"(of {os.cpu_count()})")
+        if os.path.exists(f"{b}/footprint") and (not args.doors or "footprint" in args.doors):
+            fp = [FOOTPRINT.match(line).group(1) for line in run(
+                [f"{b}/footprint"], dict(env, LOCKS=str(args.locks), HOLD_S=str(args.hold)))
+                if FOOTPRINT.match(line)]
+            tput += ["", f"C ABI footprint, one client holding {args.locks} auto-extended locks "
+                     f"(ttl 3 s, extended every 1 s) for {args.hold} s:", ""] + [f"    {x}" for x in fp]
     finally:
         for n in nodes:
             n.stop()
@@ -186,7 +225,7 @@ def main() -> int:
         f = figures[name]
         ratios = [p / fl for p, fl in zip(f.p50, f.floor2x)]
         rows.append(f"| {name} | {rng(f.p50)} | {statistics.median(f.p99):.0f} | {rng(ratios, '{:.2f}')} |")
-    all_floor = [x for f in figures.values() for x in f.floor2x]
+    all_floor = [x for f in figures.values() for x in f.floor2x] or [float("nan")]
     head = (f"{args.rounds} interleaved rounds, {args.n} samples per door per round (pottery: n/10), "
             f"5 local in-memory redis-server nodes, acquire+release unfenced unless named; "
             f"floor2x = 2 quorum PING round trips by a raw-socket C client, run before and after "

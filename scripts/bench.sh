@@ -8,7 +8,11 @@
 # scratch folder under the target dir from their registries, never vendored:
 # pottery + redis-py (PyPI), node-redlock 5 + ioredis (npm), rslock
 # (crates.io), go-redsync (Go modules, in bindings/go/bench). A door whose
-# toolchain is missing is skipped with a message. Not a test: it prints figures.
+# toolchain is missing is skipped with a message. After the table: 64
+# contenders on distinct resources (Rust API, Python asyncio) with the CPU
+# the nodes and the door used, and bench/footprint.c (RSS, threads and CPU
+# of one C ABI client holding 1,000 auto-extended locks). Not a test: it
+# prints figures.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -26,6 +30,7 @@ LIB="$TARGET/release"
 say "raw-socket floor and C door"
 cc -O2 -o "$BIN/floor" bench/floor.c
 cc -O2 -I include -o "$BIN/door_c" bench/doors/door_c.c -L "$LIB" -lredlead -Wl,-rpath,"$LIB"
+cc -O2 -I include -o "$BIN/footprint" bench/footprint.c -L "$LIB" -lredlead -Wl,-rpath,"$LIB"
 
 say "Python door (venv with the package built from source)"
 [ -x "$BIN/venv/bin/python" ] || python3 -m venv "$BIN/venv"

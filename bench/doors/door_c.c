@@ -4,6 +4,7 @@
  *   BENCH_URLS=redis://127.0.0.1:p1,... BENCH_N=3000 ./door_c
  * prints `BENCH c ...` and `BENCH c-fenced ...` lines. */
 #include <redlead.h>
+#include "bench_client.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +48,7 @@ int main(void) {
     fprintf(stderr, "usage: BENCH_URLS=redis://h:p,... [BENCH_N=3000] door_c\n");
     return 2;
   }
-  const char *url[16];
-  int k = 0;
-  char *list = strdup(urls);
-  for (char *tok = strtok(list, ","); tok && k < 16; tok = strtok(NULL, ",")) url[k++] = tok;
-  redlead_client *client = NULL;
-  redlead_error *err = NULL;
-  if (redlead_client_new(url, (size_t)k, NULL, &client, &err) != REDLEAD_OK) {
-    fprintf(stderr, "door_c: %s\n", redlead_error_message(err));
-    return 1;
-  }
+  redlead_client *client = bench_client(urls, "door_c");
   for (int i = 0; i < 200; i++) {
     once(client, "bench-c", 0);
     once(client, "bench-c-fenced", REDLEAD_LOCK_FENCED);

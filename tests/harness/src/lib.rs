@@ -6,6 +6,7 @@
 //! are real: SIGKILL, SIGSTOP/SIGCONT and restart on the same port; network
 //! faults per link come from a toxiproxy server ([`toxiproxy`]).
 
+pub mod floor;
 pub mod toxiproxy;
 pub use toxiproxy::{Direction, ProxiedCluster, Proxy, Toxiproxy};
 
