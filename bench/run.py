@@ -190,13 +190,14 @@ def main() -> int:
         labels = [d.label for d in doors]
         contenders = []
         if "rust" in labels:
-            contenders.append(("Rust API", [f"{b}/door-rust"]))
+            contenders.append(("Rust API, one current-thread runtime", [f"{b}/door-rust"], {"BENCH_ONE_THREAD": "1"}))
+            contenders.append(("Rust API, 2-worker runtime", [f"{b}/door-rust"], {}))
         if "python" in labels:
-            contenders.append(("Python asyncio", next(d.argv for d in doors if d.label == "python")))
-        for name, argv in contenders if args.contenders else []:
+            contenders.append(("Python asyncio", next(d.argv for d in doors if d.label == "python"), {}))
+        for name, argv, extra in contenders if args.contenders else []:
             # Who saturates: CPU used by the nodes and by the door over the run.
             n0, c0, w0 = node_cpu_s(nodes), children_cpu_s(), time.monotonic()
-            lines = run(argv, dict(env, BENCH_CONTENDERS=str(args.contenders)))
+            lines = run(argv, dict(env, BENCH_CONTENDERS=str(args.contenders), **extra))
             wall = time.monotonic() - w0
             nodes_cpu, door_cpu = node_cpu_s(nodes) - n0, children_cpu_s() - c0
             for line in lines:

@@ -9,7 +9,8 @@
 //!   runtime, as a foreign caller would without a library-owned I/O thread.
 //!
 //! With `BENCH_CONTENDERS=k` it instead runs k tasks on distinct resources
-//! for `BENCH_SECONDS` (default 3) and prints `TPUT rust k=.. ops_s=..`.
+//! for `BENCH_SECONDS` (default 3), on a 2-worker runtime (a current-thread
+//! one with `BENCH_ONE_THREAD=1`), and prints `TPUT rust k=.. ops_s=..`.
 //!
 //! Env: BENCH_URLS (comma-separated node URLs), BENCH_N (default 3000).
 
@@ -139,17 +140,25 @@ fn main() {
     thread.join().unwrap();
 }
 
-/// k tasks on distinct resources over one client on a 2-worker runtime.
+/// k tasks on distinct resources over one client, on a 2-worker runtime or
+/// (BENCH_ONE_THREAD set) a current-thread one.
 fn throughput(urls: &[String], k: usize) {
     let secs: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3.0);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = if std::env::var_os("BENCH_ONE_THREAD").is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
     let ops = rt.block_on(async {
         let rl = Arc::new(Redlock::new(urls, Config::default()).expect("client"));
         let until = Instant::now() + Duration::from_secs_f64(secs);
