@@ -77,18 +77,50 @@ build compile_example_async gcc -std=c11 $STRICT $SAN -Iinclude examples/c/async
 build compile_example_cpp g++ -std=c++17 $STRICT -Iinclude -Iexamples/cpp examples/cpp/election.cpp -o "$OUT/example_cpp" $LINK
 build compile_example_c_static gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c_static" "$LIB/libredlead.a" -lpthread -ldl -lm
 
-echo "== install under a temporary PREFIX, build an example with pkg-config"
-PREFIX_DIR="$(mktemp -d /tmp/redlead-prefix.XXXXXX)"
-DIRS+=("$PREFIX_DIR")
-if bash ffi/install.sh "$PREFIX_DIR" >"$OUT/install.log" 2>&1 &&
-    PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --modversion redlead | grep -qx "$CARGO_VERSION" &&
-    gcc -std=c11 $STRICT examples/c/lock.c -o "$OUT/example_c_installed" \
-        $(PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --cflags --libs redlead) -Wl,-rpath,"$PREFIX_DIR/lib"; then
-    pass install_sh_and_pkg_config
+echo "== install (staged: DESTDIR, PREFIX, multiarch LIBDIR), build examples with pkg-config and CMake"
+# As a packager would: the files name PREFIX while they sit under DESTDIR;
+# pkg-config finds them through PKG_CONFIG_SYSROOT_DIR, CMake through the
+# relocatable config, and the programs load the library by its soname from
+# LD_LIBRARY_PATH (no rpath).
+STAGE="$(mktemp -d /tmp/redlead-stage.XXXXXX)"
+DIRS+=("$STAGE")
+IPREFIX=/opt/redlead-test
+ILIBDIR="lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+ILIB="$STAGE$IPREFIX/$ILIBDIR"
+ABI="$(sed -n 's/^#define REDLEAD_ABI_VERSION \([0-9]*\)/\1/p' include/redlead.h)"
+PC=(env PKG_CONFIG_PATH="$ILIB/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$STAGE" pkg-config)
+if DESTDIR="$STAGE" LIBDIR="$ILIBDIR" bash ffi/install.sh "$IPREFIX" >"$OUT/install.log" 2>&1 &&
+    "${PC[@]}" --modversion redlead | grep -qx "$CARGO_VERSION" &&
+    gcc -std=c11 $STRICT examples/c/lock.c -o "$OUT/example_c_installed" $("${PC[@]}" --cflags --libs redlead) &&
+    g++ -std=c++17 $STRICT examples/cpp/election.cpp -o "$OUT/example_cpp_installed" $("${PC[@]}" --cflags --libs redlead); then
+    pass install_staged_and_pkg_config
 else
     cat "$OUT/install.log"
-    fail install_sh_and_pkg_config
+    fail install_staged_and_pkg_config
 fi
+if [ -n "$ABI" ] && [ "$(readlink "$ILIB/libredlead.so")" = "libredlead.so.$ABI" ] &&
+    [ "$(readlink "$ILIB/libredlead.so.$ABI")" = "libredlead.so.$CARGO_VERSION" ] &&
+    readelf -d "$ILIB/libredlead.so.$CARGO_VERSION" | grep -q "Library soname: \[libredlead.so.$ABI\]" &&
+    readelf -d "$OUT/example_c_installed" | grep -q "Shared library: \[libredlead.so.$ABI\]" &&
+    ! readelf -d "$OUT/example_c_installed" | grep -qE "RPATH|RUNPATH"; then
+    pass installed_library_has_soname_and_symlinks
+else
+    ls -l "$ILIB"; readelf -d "$ILIB/libredlead.so" | head -12
+    fail installed_library_has_soname_and_symlinks
+fi
+if command -v cmake >/dev/null; then
+    if cmake -S examples/cmake -B "$OUT/cmake" -DCMAKE_PREFIX_PATH="$STAGE$IPREFIX" \
+        -DCMAKE_C_FLAGS="$STRICT" -DCMAKE_CXX_FLAGS="$STRICT" >"$OUT/cmake.log" 2>&1 &&
+        cmake --build "$OUT/cmake" >>"$OUT/cmake.log" 2>&1; then
+        pass cmake_find_package
+    else
+        cat "$OUT/cmake.log"
+        fail cmake_find_package
+    fi
+else
+    fail "cmake_find_package (cmake not installed: apt-get install cmake)"
+fi
+RUN_INSTALLED=(env LD_LIBRARY_PATH="$ILIB")
 
 echo "== start 5 redis-server nodes"
 URLS=()
@@ -150,7 +182,10 @@ echo "== examples"
 if "$OUT/example_c" "${URLS[@]}" >"$OUT/example_c.log" 2>&1; then pass run_example_c; else cat "$OUT/example_c.log"; fail run_example_c; fi
 if "$OUT/example_async" "${URLS[@]}" >"$OUT/example_async.log" 2>&1; then cat "$OUT/example_async.log"; pass run_example_async; else cat "$OUT/example_async.log"; fail run_example_async; fi
 if "$OUT/example_c_static" "${URLS[@]}" >"$OUT/example_c_static.log" 2>&1; then pass run_example_c_static; else fail run_example_c_static; fi
-if "$OUT/example_c_installed" "${URLS[@]}" >"$OUT/example_c_installed.log" 2>&1; then pass run_example_c_installed; else fail run_example_c_installed; fi
+for ex in example_c_installed example_cpp_installed cmake/lock cmake/election cmake/lock_static; do
+    name="run_installed_${ex//\//_}"
+    if "${RUN_INSTALLED[@]}" "$OUT/$ex" "${URLS[@]}" >"$OUT/$name.log" 2>&1; then pass "$name"; else cat "$OUT/$name.log"; fail "$name"; fi
+done
 if "$OUT/example_cpp" "${URLS[@]}" >"$OUT/example_cpp.log" 2>&1; then pass run_example_cpp; else cat "$OUT/example_cpp.log"; fail run_example_cpp; fi
 
 finish
