@@ -26,7 +26,8 @@
 //! - `fencing`: the token and the two fencing rounds.
 //! - `validity`: ttl - elapsed - drift, and the one safety margin.
 //! - `lock`: extend, repair, release, the lost signal, auto-extend.
-//! - `election`: the campaign, leadership, events.
+//! - `election/`: its config, events, leadership, campaign, term as leader,
+//!   resign handover and the handle, one file each.
 //! - `random`: lock values and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
 //! - `io_thread`: the one-thread runtime the language bindings serve callers from.
