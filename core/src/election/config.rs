@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use crate::config::{bounded, positive, Config};
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::validate::{bounded, positive};
 use crate::validity;
 
 /// Timing of an election. Start from `ElectionConfig::default()` or
-/// [`ElectionConfig::with_ttl`]; validated by [`Election::start`](super::Election::start).
+/// [`ElectionConfig::with_ttl`] (or [`ElectionOverrides`] when the fields
+/// arrive one by one); validated by [`Election::start`](super::Election::start).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ElectionConfig {
@@ -58,7 +60,10 @@ impl ElectionConfig {
             .unwrap_or_else(|| validity::safety_margin(self.ttl, node_timeout))
     }
 
-    pub(super) fn validate(&self, client: &Config) -> Result<()> {
+    /// Checks this timing against the limits and the client's `config` (its
+    /// node timeout and ttl rules); every message names the field.
+    /// [`Election::start`](super::Election::start) calls it.
+    pub fn validate(&self, client: &Config) -> Result<()> {
         positive("ttl", self.ttl)?;
         client.check_ttl(self.ttl)?;
         let renew = self.renew_interval();
@@ -92,5 +97,72 @@ impl ElectionConfig {
             )));
         }
         Ok(())
+    }
+}
+
+/// An [`ElectionConfig`] given field by field, in any order, as the language
+/// bindings receive it (C setters, Python keyword arguments): what is unset
+/// takes the default for the ttl. The defaults scale with the ttl, so the
+/// ttl applies first whatever order the fields came in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ElectionOverrides {
+    /// Default: `ElectionConfig::default()`'s ttl, 5 s.
+    pub ttl: Option<Duration>,
+    pub renew_interval: Option<Duration>,
+    pub retry_interval: Option<Duration>,
+    pub retry_jitter: Option<Duration>,
+    pub step_down_margin: Option<Duration>,
+    pub stop_timeout: Option<Duration>,
+}
+
+impl ElectionOverrides {
+    /// The defaults for the ttl, then what was set (not validated yet).
+    pub fn to_config(&self) -> ElectionConfig {
+        let mut config = match self.ttl {
+            Some(ttl) => ElectionConfig::with_ttl(ttl),
+            None => ElectionConfig::default(),
+        };
+        if self.renew_interval.is_some() {
+            config.renew_interval = self.renew_interval;
+        }
+        if let Some(r) = self.retry_interval {
+            config.retry_interval = r;
+        }
+        if let Some(j) = self.retry_jitter {
+            config.retry_jitter = j;
+        }
+        if self.step_down_margin.is_some() {
+            config.step_down_margin = self.step_down_margin;
+        }
+        if let Some(t) = self.stop_timeout {
+            config.stop_timeout = t;
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_over_the_defaults_for_their_ttl() {
+        let none = ElectionOverrides::default().to_config();
+        assert_eq!(none.ttl, Duration::from_secs(5));
+        let o = ElectionOverrides {
+            ttl: Some(Duration::from_secs(10)),
+            retry_jitter: Some(Duration::ZERO),
+            ..ElectionOverrides::default()
+        };
+        let c = o.to_config();
+        assert_eq!(c.retry_interval, Duration::from_secs(2), "ttl / 5");
+        assert_eq!(c.retry_jitter, Duration::ZERO);
+        assert_eq!(c.renew_interval(), Duration::from_secs(10) / 3);
+        assert!(c.validate(&Config::default()).is_ok());
+        let mut o = o;
+        o.renew_interval = Some(Duration::from_secs(10));
+        let e = o.to_config().validate(&Config::default()).unwrap_err();
+        assert!(e.to_string().contains("renew_interval"), "{e}");
     }
 }

@@ -12,9 +12,9 @@ use super::campaign::campaign;
 use super::candidate::Candidate;
 use super::config::ElectionConfig;
 use super::events::{ElectionEvent, EventThread};
-use crate::config::check_resource;
 use crate::error::{Error, Result};
-use crate::redlock::{check_owner, Redlock};
+use crate::redlock::Redlock;
+use crate::validate;
 
 /// A candidate in a leader election. See the module docs for the guarantees.
 pub struct Election {
@@ -35,8 +35,8 @@ impl Election {
         config: ElectionConfig,
         handler: impl FnMut(&ElectionEvent) + Send + 'static,
     ) -> Result<Election> {
-        check_resource(resource)?;
-        check_owner(id)?;
+        validate::resource(resource)?;
+        validate::owner(id)?;
         config.validate(client.config())?;
         let (events, sender) = EventThread::spawn(resource, Box::new(handler))?;
         let candidate = Arc::new(Candidate::new(client, resource, id, config));

@@ -36,6 +36,6 @@ mod handover;
 mod lead;
 mod leadership;
 
-pub use config::ElectionConfig;
+pub use config::{ElectionConfig, ElectionOverrides};
 pub use events::{ElectionEvent, Handler, RevokeReason};
 pub use handle::Election;
