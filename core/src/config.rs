@@ -3,13 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-
-/// Longest ttl, wait budget or interval accepted anywhere: longer values are
-/// almost certainly a unit mistake (seconds passed as milliseconds).
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// Longest resource name, in bytes.
-pub const MAX_RESOURCE_LEN: usize = 1024;
+use crate::validate::{self, bounded, positive, MAX_RESOURCE_LEN};
 
 /// How a resource name becomes a Redis key.
 ///
@@ -190,13 +184,8 @@ impl Config {
                 ("tls.client_cert_pem", &tls.client_cert_pem),
                 ("tls.client_key_pem", &tls.client_key_pem),
             ] {
-                if pem
-                    .as_ref()
-                    .is_some_and(|p| !p.windows(10).any(|w| w == b"-----BEGIN"))
-                {
-                    return Err(Error::invalid(format!(
-                        "{name} is not PEM (no -----BEGIN line)"
-                    )));
+                if let Some(pem) = pem {
+                    validate::pem(name, pem)?;
                 }
             }
         }
@@ -204,12 +193,7 @@ impl Config {
         positive("connect_timeout", self.connect_timeout)?;
         bounded("retry_delay", self.retry_delay)?;
         bounded("retry_jitter", self.retry_jitter)?;
-        if !(0.0..0.5).contains(&self.drift_factor) {
-            return Err(Error::invalid(format!(
-                "drift_factor must be in [0, 0.5), got {}",
-                self.drift_factor
-            )));
-        }
+        validate::drift_factor(self.drift_factor)?;
         if self.retry_count == Some(0) {
             return Err(Error::invalid("retry_count must be at least 1 when set"));
         }
@@ -242,38 +226,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// `name` must be > 0 and <= MAX_DURATION.
-pub(crate) fn positive(name: &str, d: Duration) -> Result<()> {
-    if d.is_zero() {
-        return Err(Error::invalid(format!("{name} must be greater than 0")));
-    }
-    bounded(name, d)
-}
-
-/// `name` must be <= MAX_DURATION.
-pub(crate) fn bounded(name: &str, d: Duration) -> Result<()> {
-    if d > MAX_DURATION {
-        return Err(Error::invalid(format!(
-            "{name} must be at most 24 h, got {d:?}"
-        )));
-    }
-    Ok(())
-}
-
-/// A resource name must be non-empty and at most MAX_RESOURCE_LEN bytes.
-pub(crate) fn check_resource(resource: &str) -> Result<()> {
-    if resource.is_empty() {
-        return Err(Error::invalid("resource must not be empty"));
-    }
-    if resource.len() > MAX_RESOURCE_LEN {
-        return Err(Error::invalid(format!(
-            "resource is {} bytes; at most {MAX_RESOURCE_LEN} allowed",
-            resource.len()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -317,8 +269,8 @@ mod tests {
             .to_string()
             .contains("node_timeout"));
         assert!(c.check_ttl(Duration::from_secs(90_000)).is_err());
-        assert!(check_resource("").is_err());
-        assert!(check_resource(&"x".repeat(2000)).is_err());
+        assert!(validate::resource("").is_err());
+        assert!(validate::resource(&"x".repeat(2000)).is_err());
     }
 
     #[test]

@@ -25,8 +25,11 @@
 //! - `redlock`: the client and one acquisition attempt as named steps.
 //! - `fencing`: the token and the two fencing rounds.
 //! - `validity`: ttl - elapsed - drift, and the one safety margin.
+//! - [`validate`]: the rules inputs obey (durations, milliseconds, names,
+//!   PEM), public so that the language bindings check with the same rules.
 //! - `lock`: extend, repair, release, the lost signal, auto-extend.
-//! - `election`: the campaign, leadership, events.
+//! - `election/`: its config, events, leadership, campaign, term as leader,
+//!   resign handover and the handle, one file each.
 //! - `random`: lock values and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
 //! - `io_thread`: the one-thread runtime the language bindings serve callers from.
@@ -53,16 +56,20 @@ mod quorum;
 mod random;
 mod redlock;
 mod scripts;
+pub mod validate;
 mod validity;
 
-pub use config::{Config, KeyFormat, Tls, MAX_DURATION, MAX_RESOURCE_LEN};
+pub use config::{Config, KeyFormat, Tls};
+pub use validate::{MAX_DURATION, MAX_OWNER_LEN, MAX_RESOURCE_LEN};
 
-pub use election::{Election, ElectionConfig, ElectionEvent, Handler, RevokeReason};
+pub use election::{
+    Election, ElectionConfig, ElectionEvent, ElectionOverrides, Handler, RevokeReason,
+};
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
 pub use quorum::Quorum;
-pub use redlock::{owner_of, LockOptions, Redlock, MAX_OWNER_LEN};
+pub use redlock::{owner_of, LockOptions, Redlock};
 pub use validity::safety_margin;
 
 /// The README's Rust example, compiled as a doctest so that it stays true.

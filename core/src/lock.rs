@@ -8,13 +8,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{positive, Config};
+use crate::config::Config;
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::FencingToken;
 use crate::fork::Origin;
 use crate::node::{Pending, Reply};
 use crate::quorum::Verdict;
 use crate::redlock::{note_unsure, release_on, Redlock, Unsure};
+use crate::validate::positive;
 use crate::validity;
 
 /// Keep a lock alive in the background (opt-in).

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::{check_resource, Config, MAX_DURATION};
+use crate::config::Config;
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::{self, FencingToken};
 use crate::lock::{Acquired, AutoExtend, Lock};
 use crate::node::{Node, Pending, Reply};
 use crate::nodeset::NodeSet;
 use crate::quorum::{Quorum, Verdict};
+use crate::validate::{self, bounded};
 use crate::{random, validity};
 
 /// Options of one acquisition.
@@ -44,9 +45,6 @@ impl LockOptions {
         self
     }
 }
-
-/// Longest owner label, in bytes.
-pub const MAX_OWNER_LEN: usize = 256;
 
 pub(crate) struct Shared_ {
     pub nodes: NodeSet,
@@ -177,11 +175,7 @@ impl Redlock {
         opts: &LockOptions,
     ) -> Result<Lock> {
         self.check(resource, ttl, opts)?;
-        if wait > MAX_DURATION {
-            return Err(Error::invalid(format!(
-                "wait must be at most 24 h, got {wait:?}"
-            )));
-        }
+        bounded("wait", wait)?;
         let cfg = &self.shared.config;
         let give_up = Instant::now() + wait;
         let mut attempts = 0u32;
@@ -203,10 +197,10 @@ impl Redlock {
     }
 
     fn check(&self, resource: &str, ttl: Duration, opts: &LockOptions) -> Result<()> {
-        check_resource(resource)?;
+        validate::resource(resource)?;
         self.shared.config.check_ttl(ttl)?;
         if let Some(owner) = &opts.owner {
-            check_owner(owner)?;
+            validate::owner(owner)?;
         }
         if let Some(auto) = &opts.auto_extend {
             auto.validate(ttl, &self.shared.config)?;
@@ -237,7 +231,7 @@ impl Redlock {
     /// The value that a quorum of nodes holds for a resource's lock key, if
     /// any: `<token>` or `<token>:<owner>`.
     pub async fn holder_value(&self, resource: &str) -> Result<Option<String>> {
-        check_resource(resource)?;
+        validate::resource(resource)?;
         let key = self.lock_key(resource);
         let nodes = &self.shared.nodes;
         let results = nodes.each(|n| n.get(&key)).await;
@@ -540,22 +534,6 @@ pub fn owner_of(value: &str) -> Option<&str> {
         return None;
     }
     owner.strip_prefix(':')
-}
-
-pub(crate) fn check_owner(owner: &str) -> Result<()> {
-    if owner.is_empty() {
-        return Err(Error::invalid("owner/candidate id must not be empty"));
-    }
-    if owner.len() > MAX_OWNER_LEN {
-        return Err(Error::invalid(format!(
-            "owner/candidate id is {} bytes; at most {MAX_OWNER_LEN} allowed",
-            owner.len()
-        )));
-    }
-    if owner.contains('\0') {
-        return Err(Error::invalid("owner/candidate id must not contain NUL"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

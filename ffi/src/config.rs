@@ -2,9 +2,9 @@
 //! (or election) validates the whole configuration when it is built.
 
 use std::os::raw::c_char;
-use std::time::Duration;
 
-use redlead_core::{Config, ElectionConfig, KeyFormat};
+use redlead_core::validate::{self, duration_from_millis, Zero};
+use redlead_core::{Config, ElectionOverrides, KeyFormat};
 
 use crate::boundary::{arg_str, give, take};
 use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
@@ -36,62 +36,14 @@ pub struct ClientSettings {
 /// `redlead_election_start` copies it.
 pub struct redlead_election_config {
     magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<ElectionSettings>,
+    // Only what was set, so that the core's defaults (scaled to the ttl)
+    // apply to the rest.
+    inner: crate::boundary::HandleSlot<ElectionOverrides>,
 }
 
-handle!(redlead_election_config => ElectionSettings, 0x7265_646c_6563_6630);
-
-/// What a `redlead_election_config` holds: only what was set, so the core's
-/// defaults (scaled to the ttl) apply to the rest.
-#[derive(Clone, Default)]
-pub struct ElectionSettings {
-    pub(crate) ttl: Option<Duration>,
-    pub(crate) renew_interval: Option<Duration>,
-    pub(crate) retry_interval: Option<Duration>,
-    pub(crate) retry_jitter: Option<Duration>,
-    pub(crate) step_down_margin: Option<Duration>,
-    pub(crate) stop_timeout: Option<Duration>,
-}
-
-impl ElectionSettings {
-    /// The core's configuration: its defaults for the ttl, then what was set.
-    pub(crate) fn to_core(&self) -> ElectionConfig {
-        let mut cfg = match self.ttl {
-            Some(ttl) => ElectionConfig::with_ttl(ttl),
-            None => ElectionConfig::default(),
-        };
-        if self.renew_interval.is_some() {
-            cfg.renew_interval = self.renew_interval;
-        }
-        if let Some(r) = self.retry_interval {
-            cfg.retry_interval = r;
-        }
-        if let Some(j) = self.retry_jitter {
-            cfg.retry_jitter = j;
-        }
-        if self.step_down_margin.is_some() {
-            cfg.step_down_margin = self.step_down_margin;
-        }
-        if let Some(t) = self.stop_timeout {
-            cfg.stop_timeout = t;
-        }
-        cfg
-    }
-}
+handle!(redlead_election_config => ElectionOverrides, 0x7265_646c_6563_6630);
 
 use crate::boundary::arg_mut as config_mut;
-
-fn millis(name: &str, ms: u64) -> FfiResult<Duration> {
-    if ms == 0 {
-        return Err(FfiError::invalid(format!("{name} must be greater than 0")));
-    }
-    if ms > redlead_core::MAX_DURATION.as_millis() as u64 {
-        return Err(FfiError::invalid(format!(
-            "{name} must be at most 24 h (86400000 ms), got {ms} ms"
-        )));
-    }
-    Ok(Duration::from_millis(ms))
-}
 
 /// A new client configuration holding the defaults (node timeout 50 ms,
 /// drift factor 0.01, retry delay 200 ms + up to 100 ms jitter, unlimited
@@ -133,7 +85,8 @@ pub extern "C" fn redlead_config_set_node_timeout_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.config.node_timeout = millis("node_timeout_ms", node_timeout_ms)?;
+        c.config.node_timeout =
+            duration_from_millis("node_timeout_ms", node_timeout_ms, Zero::Rejected)?;
         Ok(())
     })
 }
@@ -151,11 +104,7 @@ pub extern "C" fn redlead_config_set_drift_factor(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        if !(0.0..0.5).contains(&drift_factor) {
-            return Err(FfiError::invalid(format!(
-                "drift_factor must be in [0, 0.5), got {drift_factor}"
-            )));
-        }
+        validate::drift_factor(drift_factor)?;
         c.config.drift_factor = drift_factor;
         Ok(())
     })
@@ -192,11 +141,8 @@ pub extern "C" fn redlead_config_set_retry_delay_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.config.retry_delay = if retry_delay_ms == 0 {
-            Duration::ZERO
-        } else {
-            millis("retry_delay_ms", retry_delay_ms)?
-        };
+        c.config.retry_delay =
+            duration_from_millis("retry_delay_ms", retry_delay_ms, Zero::Allowed)?;
         Ok(())
     })
 }
@@ -214,11 +160,8 @@ pub extern "C" fn redlead_config_set_retry_jitter_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.config.retry_jitter = if retry_jitter_ms == 0 {
-            Duration::ZERO
-        } else {
-            millis("retry_jitter_ms", retry_jitter_ms)?
-        };
+        c.config.retry_jitter =
+            duration_from_millis("retry_jitter_ms", retry_jitter_ms, Zero::Allowed)?;
         Ok(())
     })
 }
@@ -294,13 +237,9 @@ pub extern "C" fn redlead_config_set_tls_client_cert_pem(
 }
 
 fn pem_arg(p: *const c_char, name: &str) -> FfiResult<Vec<u8>> {
-    let s = arg_str(p, name)?;
-    if !s.contains("-----BEGIN") {
-        return Err(FfiError::invalid(format!(
-            "{name} is not PEM (no -----BEGIN line)"
-        )));
-    }
-    Ok(s.as_bytes().to_vec())
+    let pem = arg_str(p, name)?.as_bytes();
+    validate::pem(name, pem)?;
+    Ok(pem.to_vec())
 }
 
 /// Non-zero (default): keys are `prefix{resource}`, so a lock's keys share a
@@ -335,7 +274,8 @@ pub extern "C" fn redlead_config_set_connect_timeout_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.config.connect_timeout = millis("connect_timeout_ms", connect_timeout_ms)?;
+        c.config.connect_timeout =
+            duration_from_millis("connect_timeout_ms", connect_timeout_ms, Zero::Rejected)?;
         Ok(())
     })
 }
@@ -386,7 +326,7 @@ pub extern "C" fn redlead_config_set_runtime_threads(
 /// an internal panic.
 #[no_mangle]
 pub extern "C" fn redlead_election_config_new() -> *mut redlead_election_config {
-    boundary!({ give::<redlead_election_config>(ElectionSettings::default()) })
+    boundary!({ give::<redlead_election_config>(ElectionOverrides::default()) })
 }
 
 /// Frees an election configuration. NULL is a no-op.
@@ -415,7 +355,7 @@ pub extern "C" fn redlead_election_config_set_ttl_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.ttl = Some(millis("ttl_ms", ttl_ms)?);
+        c.ttl = Some(duration_from_millis("ttl_ms", ttl_ms, Zero::Rejected)?);
         Ok(())
     })
 }
@@ -433,7 +373,11 @@ pub extern "C" fn redlead_election_config_set_renew_interval_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.renew_interval = Some(millis("renew_interval_ms", renew_interval_ms)?);
+        c.renew_interval = Some(duration_from_millis(
+            "renew_interval_ms",
+            renew_interval_ms,
+            Zero::Rejected,
+        )?);
         Ok(())
     })
 }
@@ -451,7 +395,11 @@ pub extern "C" fn redlead_election_config_set_retry_interval_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.retry_interval = Some(millis("retry_interval_ms", retry_interval_ms)?);
+        c.retry_interval = Some(duration_from_millis(
+            "retry_interval_ms",
+            retry_interval_ms,
+            Zero::Rejected,
+        )?);
         Ok(())
     })
 }
@@ -471,11 +419,11 @@ pub extern "C" fn redlead_election_config_set_retry_jitter_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.retry_jitter = Some(if retry_jitter_ms == 0 {
-            Duration::ZERO
-        } else {
-            millis("retry_jitter_ms", retry_jitter_ms)?
-        });
+        c.retry_jitter = Some(duration_from_millis(
+            "retry_jitter_ms",
+            retry_jitter_ms,
+            Zero::Allowed,
+        )?);
         Ok(())
     })
 }
@@ -496,7 +444,11 @@ pub extern "C" fn redlead_election_config_set_stop_timeout_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.stop_timeout = Some(millis("stop_timeout_ms", stop_timeout_ms)?);
+        c.stop_timeout = Some(duration_from_millis(
+            "stop_timeout_ms",
+            stop_timeout_ms,
+            Zero::Rejected,
+        )?);
         Ok(())
     })
 }
@@ -515,7 +467,11 @@ pub extern "C" fn redlead_election_config_set_step_down_margin_ms(
 ) -> redlead_status {
     boundary!(error_out, {
         let c = config_mut(config, "config")?;
-        c.step_down_margin = Some(millis("step_down_margin_ms", step_down_margin_ms)?);
+        c.step_down_margin = Some(duration_from_millis(
+            "step_down_margin_ms",
+            step_down_margin_ms,
+            Zero::Rejected,
+        )?);
         Ok(())
     })
 }

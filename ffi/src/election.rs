@@ -64,7 +64,7 @@ pub extern "C" fn redlead_election_start(
         let cfg = if config.is_null() {
             ElectionConfig::default()
         } else {
-            arg_ref(config, "config")?.to_core()
+            arg_ref(config, "config")?.to_config()
         };
         closure.set_own_id(id);
         // The election's tasks run on its client's I/O thread.

@@ -1,23 +1,18 @@
-//! Checking arguments that come from Python, with the parameter's name in
-//! every message.
+//! Turning arguments that come from Python into Rust values: the Python
+//! types are checked here, the values by the core's rules
+//! (`redlead::validate`), with the parameter's name in every message.
 
 use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt};
-use redlead::MAX_DURATION;
+use redlead::validate::{self, duration_from_fractional_millis, Zero};
 
-use crate::errors::invalid;
+use crate::errors::to_py;
 
-/// A duration given in milliseconds (int or finite float), checked to be
-/// `>= 0` (or `> 0` when `positive`) and at most 24 h.
-pub fn millis(
-    py: Python<'_>,
-    name: &str,
-    v: &Bound<'_, PyAny>,
-    positive: bool,
-) -> PyResult<Duration> {
+/// A duration given in milliseconds (int or float).
+pub fn millis(py: Python<'_>, name: &str, v: &Bound<'_, PyAny>, zero: Zero) -> PyResult<Duration> {
     let ms: f64 = if v.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err(format!(
             "{name} must be a number of milliseconds, not bool"
@@ -25,12 +20,9 @@ pub fn millis(
     } else if v.is_instance_of::<PyInt>() {
         match v.extract::<i64>() {
             Ok(i) => i as f64,
-            Err(_) => {
-                return Err(invalid(
-                    py,
-                    format!("{name} is out of range (at most 24 h)"),
-                ))
-            }
+            // Beyond i64 either way; the sign decides which rule it breaks.
+            Err(_) if v.lt(0)? => f64::NEG_INFINITY,
+            Err(_) => f64::INFINITY,
         }
     } else if v.is_instance_of::<PyFloat>() {
         v.extract::<f64>()?
@@ -40,32 +32,20 @@ pub fn millis(
             v.get_type().name()?
         )));
     };
-    if ms.is_nan() {
-        return Err(invalid(py, format!("{name} must be a number, got NaN")));
-    }
-    if ms < 0.0 {
-        return Err(invalid(
-            py,
-            format!("{name} must not be negative, got {ms}"),
-        ));
-    }
-    if positive && ms == 0.0 {
-        return Err(invalid(py, format!("{name} must be greater than 0")));
-    }
-    if ms > MAX_DURATION.as_millis() as f64 {
-        return Err(invalid(
-            py,
-            format!("{name} must be at most 24 h (86400000 ms), got {ms}"),
-        ));
-    }
-    Ok(Duration::from_secs_f64(ms / 1000.0))
+    duration_from_fractional_millis(name, ms, zero).map_err(|e| to_py(py, e))
 }
 
-pub fn resource(py: Python<'_>, r: &str) -> PyResult<()> {
-    if r.is_empty() {
-        return Err(invalid(py, "resource must not be empty"));
+/// `millis`, or None when the argument was not given (None).
+pub fn optional_millis(
+    py: Python<'_>,
+    name: &str,
+    v: Option<&Bound<'_, PyAny>>,
+    zero: Zero,
+) -> PyResult<Option<Duration>> {
+    match v {
+        Some(v) if !v.is_none() => millis(py, name, v, zero).map(Some),
+        _ => Ok(None),
     }
-    Ok(())
 }
 
 /// `millis`, or `default` when the argument was not given (None).
@@ -74,10 +54,11 @@ pub fn millis_or(
     name: &str,
     v: Option<&Bound<'_, PyAny>>,
     default: Duration,
-    positive: bool,
+    zero: Zero,
 ) -> PyResult<Duration> {
-    match v {
-        Some(v) if !v.is_none() => millis(py, name, v, positive),
-        _ => Ok(default),
-    }
+    Ok(optional_millis(py, name, v, zero)?.unwrap_or(default))
+}
+
+pub fn resource(py: Python<'_>, r: &str) -> PyResult<()> {
+    validate::resource(r).map_err(|e| to_py(py, e))
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
+use redlead::validate::Zero;
 use redlead::{AutoExtend, Config, ErrorKind, KeyFormat, LockOptions, Redlock};
 use tokio::runtime::Handle;
 
@@ -46,7 +47,7 @@ impl Client {
     ) -> PyResult<Request> {
         check_pid(self.pid, "Client")?;
         check_resource(py, &resource)?;
-        let ttl = millis_or(py, "ttl_ms", ttl_ms, DEFAULT_MS, true)?;
+        let ttl = millis_or(py, "ttl_ms", ttl_ms, DEFAULT_MS, Zero::Rejected)?;
         let mut opts = if fencing {
             LockOptions::fenced()
         } else {
@@ -71,9 +72,10 @@ impl Client {
         max_hold_ms: &Bound<'_, PyAny>,
         extend_interval_ms: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<AutoExtend> {
-        let mut auto = AutoExtend::for_at_most(millis(py, "max_hold_ms", max_hold_ms, true)?);
+        let mut auto =
+            AutoExtend::for_at_most(millis(py, "max_hold_ms", max_hold_ms, Zero::Rejected)?);
         if let Some(i) = extend_interval_ms {
-            auto = auto.with_interval(millis(py, "extend_interval_ms", i, true)?);
+            auto = auto.with_interval(millis(py, "extend_interval_ms", i, Zero::Rejected)?);
         }
         Ok(auto)
     }
@@ -121,22 +123,16 @@ impl Client {
         }
         let mut config = Config::default();
         if let Some(v) = node_timeout_ms {
-            config.node_timeout = millis(py, "node_timeout_ms", v, true)?;
+            config.node_timeout = millis(py, "node_timeout_ms", v, Zero::Rejected)?;
         }
         if let Some(v) = connect_timeout_ms {
-            config.connect_timeout = millis(py, "connect_timeout_ms", v, true)?;
+            config.connect_timeout = millis(py, "connect_timeout_ms", v, Zero::Rejected)?;
         }
         if let Some(v) = retry_delay_ms {
-            config.retry_delay = millis(py, "retry_delay_ms", v, false)?;
+            config.retry_delay = millis(py, "retry_delay_ms", v, Zero::Allowed)?;
         }
         if let Some(v) = retry_jitter_ms {
-            config.retry_jitter = millis(py, "retry_jitter_ms", v, false)?;
-        }
-        if !drift_factor.is_finite() {
-            return Err(invalid(
-                py,
-                "drift_factor must be a finite number in [0, 0.5)",
-            ));
+            config.retry_jitter = millis(py, "retry_jitter_ms", v, Zero::Allowed)?;
         }
         config.drift_factor = drift_factor;
         config.retry_count = match retry_count {
@@ -228,7 +224,7 @@ impl Client {
         owner: Option<String>,
     ) -> PyResult<PyLock> {
         let req = self.request(py, resource, ttl_ms, fencing, owner)?;
-        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, false)?;
+        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, Zero::Allowed)?;
         let client = self.redlock.clone();
         let lock = wait(py, &self.rt, async move {
             client
@@ -255,7 +251,7 @@ impl Client {
         owner: Option<String>,
     ) -> PyResult<PyLock> {
         let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
-        let wait_for = millis(py, "wait_ms", wait_ms, false)?;
+        let wait_for = millis(py, "wait_ms", wait_ms, Zero::Allowed)?;
         req.opts =
             req.opts
                 .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
@@ -310,7 +306,7 @@ impl Client {
         owner: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let req = self.request(py, resource, ttl_ms, fencing, owner)?;
-        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, false)?;
+        let wait_for = millis_or(py, "wait_ms", wait_ms, DEFAULT_MS, Zero::Allowed)?;
         self.spawn_acquire(py, req, wait_for)
     }
 
@@ -329,7 +325,7 @@ impl Client {
         owner: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut req = self.request(py, resource, Some(ttl_ms), fencing, owner)?;
-        let wait_for = millis(py, "wait_ms", wait_ms, false)?;
+        let wait_for = millis(py, "wait_ms", wait_ms, Zero::Allowed)?;
         req.opts =
             req.opts
                 .with_auto_extend(Self::auto_extend(py, max_hold_ms, extend_interval_ms)?);
@@ -355,10 +351,10 @@ impl Client {
     }
 
     /// Starts campaigning for ``resource`` as ``candidate`` and returns the
-    /// Election. ``ttl_ms`` is the lease: how long a crashed leader blocks
-    /// the others at most. Renewals every ``renew_interval_ms`` (ttl/3),
-    /// follower attempts every ``retry_interval_ms`` (ttl/5) plus up to
-    /// ``retry_jitter_ms`` (ttl/50).
+    /// Election. ``ttl_ms`` is the lease (default 5000, as in every
+    /// binding): how long a crashed leader blocks the others at most.
+    /// Renewals every ``renew_interval_ms`` (ttl/3), follower attempts every
+    /// ``retry_interval_ms`` (ttl/5) plus up to ``retry_jitter_ms`` (ttl/50).
     #[pyo3(signature = (
         resource, candidate, ttl_ms=None, *, on_elected=None, on_revoked=None,
         on_leader_change=None, renew_interval_ms=None, retry_interval_ms=None,

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use redlead::{Election, ElectionConfig, ElectionEvent};
+use redlead::validate::Zero;
+use redlead::{Election, ElectionEvent, ElectionOverrides};
 use tokio::runtime::Handle;
 
-use crate::args::millis;
+use crate::args::optional_millis;
 use crate::client::Client;
 use crate::errors::{to_py, IntoPy};
 use crate::runtime::{check_pid, wait, with_python};
@@ -240,20 +241,21 @@ pub fn elect(
 ) -> PyResult<PyElection> {
     check_pid(client.pid, "Client")?;
     crate::args::resource(py, &resource)?;
-    let ttl = crate::args::millis_or(py, "ttl_ms", ttl_ms, Duration::from_secs(3), true)?;
-    let mut config = ElectionConfig::with_ttl(ttl);
-    let opt = |name: &str, v: Option<&Bound<'_, PyAny>>, positive: bool| match v {
-        Some(v) if !v.is_none() => millis(py, name, v, positive).map(Some),
-        _ => Ok(None),
-    };
-    config.renew_interval = opt("renew_interval_ms", renew_interval_ms, true)?;
-    if let Some(d) = opt("retry_interval_ms", retry_interval_ms, true)? {
-        config.retry_interval = d;
-    }
-    if let Some(d) = opt("retry_jitter_ms", retry_jitter_ms, false)? {
-        config.retry_jitter = d;
-    }
-    config.step_down_margin = opt("step_down_margin_ms", step_down_margin_ms, true)?;
+    let mut overrides = ElectionOverrides::default();
+    overrides.ttl = optional_millis(py, "ttl_ms", ttl_ms, Zero::Rejected)?;
+    overrides.renew_interval =
+        optional_millis(py, "renew_interval_ms", renew_interval_ms, Zero::Rejected)?;
+    overrides.retry_interval =
+        optional_millis(py, "retry_interval_ms", retry_interval_ms, Zero::Rejected)?;
+    overrides.retry_jitter =
+        optional_millis(py, "retry_jitter_ms", retry_jitter_ms, Zero::Allowed)?;
+    overrides.step_down_margin = optional_millis(
+        py,
+        "step_down_margin_ms",
+        step_down_margin_ms,
+        Zero::Rejected,
+    )?;
+    let config = overrides.to_config();
     let callbacks = Callbacks {
         on_elected: callable("on_elected", on_elected)?,
         on_revoked: callable("on_revoked", on_revoked)?,

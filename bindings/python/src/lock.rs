@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
+use redlead::validate::Zero;
 use redlead::{Error, ErrorKind};
 use tokio::runtime::Handle;
 
@@ -146,7 +147,7 @@ impl PyLock {
     fn extend(&self, py: Python<'_>, ttl_ms: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
         check_pid(self.pid, "Lock")?;
         let ttl = match ttl_ms {
-            Some(v) => millis(py, "ttl_ms", v, true)?,
+            Some(v) => millis(py, "ttl_ms", v, Zero::Rejected)?,
             None => self.ttl,
         };
         let lock = self.inner.clone();
@@ -163,7 +164,7 @@ impl PyLock {
     ) -> PyResult<Bound<'py, PyAny>> {
         check_pid(self.pid, "Lock")?;
         let ttl = match ttl_ms {
-            Some(v) => millis(py, "ttl_ms", v, true)?,
+            Some(v) => millis(py, "ttl_ms", v, Zero::Rejected)?,
             None => self.ttl,
         };
         let lock = self.inner.clone();
