@@ -89,16 +89,18 @@ async fn renew_until_the_end(
             _ = tokio::time::sleep_until(step_down_at) => return RevokeReason::LostQuorum,
             r = lock.extend(candidate.config.ttl) => r,
         };
-        match result {
-            Ok(_) => {
-                let now = Instant::now();
-                leadership.renewed(lock.deadline(), candidate.margin);
-                // Not after a crash (the test hook), which ended it.
-                if let Some(published) = candidate.leading.lock().unwrap().as_mut() {
-                    *published = leadership;
-                }
-                next_renewal = now + renew;
+        if !matches!(&result, Err(e) if e.is_lost()) {
+            // Also after a failed renewal: the lock's validity may have
+            // moved earlier, and `is_leader` must say false from the earlier
+            // step-down point even if this task runs late.
+            leadership.renewed(lock.deadline(), candidate.margin);
+            // Not after a crash (the test hook), which ended it.
+            if let Some(published) = candidate.leading.lock().unwrap().as_mut() {
+                *published = leadership;
             }
+        }
+        match result {
+            Ok(_) => next_renewal = Instant::now() + renew,
             Err(e) if e.is_lost() => return RevokeReason::TakenOver,
             Err(e) => {
                 tracing::debug!(resource = %candidate.resource, error = %e, "renewal failed; retrying");
