@@ -187,7 +187,7 @@ impl Redlock {
             attempts += 1;
             let err = match self.attempt(resource, ttl, opts).await {
                 Ok(lock) => return Ok(lock),
-                Err(e) if e.is_not_acquired() || e.is_quorum_unreachable() => e,
+                Err(e) if e.is_retryable() => e,
                 Err(e) => return Err(e),
             };
             let left = give_up.saturating_duration_since(Instant::now());
