@@ -88,7 +88,7 @@ impl From<redlead::Error> for Failure {
             K::Connection => UNAVAILABLE,
             K::NotAcquired | K::Timeout => NOT_ACQUIRED,
             K::Lost => LOST,
-            _ => INTERNAL,
+            K::Closed | K::WrongThread | K::Forked | K::Internal => INTERNAL,
         };
         Failure::new(status, e.to_string())
     }

@@ -30,7 +30,9 @@
 //! - `lock`: extend, repair, release, the lost signal, auto-extend.
 //! - `election/`: its config, events, leadership, campaign, term as leader,
 //!   resign handover and the handle, one file each.
-//! - `random`: lock values and jitter from the kernel (fork-safe).
+//! - [`lock_value`]: the value a lock stores on the nodes,
+//!   `<32 hex token>[:<owner>]`, shared by every language; the owner rule.
+//! - `random`: random bits and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
 //! - `io_thread`: the one-thread runtime the language bindings serve callers from.
 //!
@@ -50,6 +52,7 @@ mod fencing;
 mod fork;
 pub mod io_thread;
 mod lock;
+pub mod lock_value;
 mod node;
 mod nodeset;
 mod quorum;
@@ -68,8 +71,9 @@ pub use election::{
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
+pub use lock_value::owner_of;
 pub use quorum::Quorum;
-pub use redlock::{owner_of, LockOptions, Redlock};
+pub use redlock::{LockOptions, Redlock};
 pub use validity::safety_margin;
 
 /// The README's Rust example, compiled as a doctest so that it stays true.

@@ -527,8 +527,7 @@ async fn auto_extend(weak: Weak<Inner>, auto: AutoExtend) {
         }
         match extend(&inner, ttl).await {
             Ok(_) => next = Instant::now() + interval,
-            Err(e) if e.is_lost() => return,
-            Err(Error::Closed(_)) | Err(Error::Forked(_)) => return,
+            Err(e) if e.is_terminal() => return,
             Err(e) => {
                 // Retry soon; watch_expiry reports the loss if this never works.
                 tracing::debug!(resource = %inner.resource, error = %e, "extend failed; retrying");

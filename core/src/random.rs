@@ -14,17 +14,14 @@ use rand::{Rng, TryRngCore};
 
 use crate::error::{Error, Result};
 
-/// Hex digits of a lock token.
-pub(crate) const TOKEN_HEX_LEN: usize = 32;
-
-/// A fresh 128-bit lock token as 32 hex digits: new for every acquisition, so
-/// no two acquisitions (in any process) share a value.
-pub(crate) fn token() -> Result<String> {
+/// 128 random bits, the makings of a lock token (`lock_value`): enough that
+/// no two acquisitions, in any process, ever draw the same.
+pub(crate) fn u128() -> Result<u128> {
     let mut bytes = [0u8; 16];
     OsRng
         .try_fill_bytes(&mut bytes)
         .map_err(|e| Error::Internal(format!("the OS random source failed: {e}")))?;
-    Ok(format!("{:032x}", u128::from_le_bytes(bytes)))
+    Ok(u128::from_le_bytes(bytes))
 }
 
 /// Uniform in [0, max]. Zero when the OS random source fails: jitter only
@@ -52,12 +49,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_128_bit_hex_and_distinct() {
-        let a = token().unwrap();
-        let b = token().unwrap();
-        assert_eq!(a.len(), TOKEN_HEX_LEN);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
+    fn draws_of_128_bits_are_distinct() {
+        assert_ne!(u128().unwrap(), u128().unwrap());
     }
 
     #[test]
@@ -76,7 +69,7 @@ mod tests {
     /// ThreadRng both sides continue from one copied state and this fails.
     #[test]
     fn forked_children_draw_different_tokens_than_the_parent() {
-        let _warm = token().unwrap();
+        let _warm = u128().unwrap();
         let mut tokens_of_children = Vec::new();
         for _ in 0..2 {
             let mut fds = [0i32; 2];
@@ -87,12 +80,12 @@ mod tests {
                 let pid = libc::fork();
                 assert!(pid >= 0, "fork failed");
                 if pid == 0 {
-                    let t = token().unwrap_or_default();
+                    let t = u128().unwrap_or_default().to_le_bytes();
                     libc::write(fds[1], t.as_ptr().cast(), t.len());
                     libc::_exit(0);
                 }
                 libc::close(fds[1]);
-                let mut buf = [0u8; TOKEN_HEX_LEN];
+                let mut buf = [0u8; 16];
                 let mut got = 0;
                 while got < buf.len() {
                     let n = libc::read(fds[0], buf[got..].as_mut_ptr().cast(), buf.len() - got);
@@ -102,11 +95,11 @@ mod tests {
                 libc::close(fds[0]);
                 let mut status = 0;
                 libc::waitpid(pid, &mut status, 0);
-                tokens_of_children.push(String::from_utf8(buf.to_vec()).unwrap());
+                tokens_of_children.push(u128::from_le_bytes(buf));
             }
         }
-        let parent_next = token().unwrap();
-        println!("children drew {tokens_of_children:?}, the parent {parent_next}");
+        let parent_next = u128().unwrap();
+        println!("children drew {tokens_of_children:x?}, the parent {parent_next:x}");
         assert_ne!(tokens_of_children[0], tokens_of_children[1]);
         assert!(!tokens_of_children.contains(&parent_next));
     }

@@ -14,7 +14,10 @@ use crate::node::{Node, Pending, Reply};
 use crate::nodeset::NodeSet;
 use crate::quorum::{Quorum, Verdict};
 use crate::validate::{self, bounded};
-use crate::{random, validity};
+use crate::{lock_value, random, validity};
+
+// The election reads holders through this path; `lock_value` owns it.
+pub(crate) use crate::lock_value::owner_of;
 
 /// Options of one acquisition.
 #[derive(Debug, Clone, Default)]
@@ -22,8 +25,9 @@ use crate::{random, validity};
 pub struct LockOptions {
     /// Also obtain a fencing token (one more round trip; see docs/fencing.md).
     pub fenced: bool,
-    /// A label stored in the key's value (`<token>:<owner>`), so that anyone can
-    /// ask who holds the resource. UTF-8, at most 256 bytes, no NUL.
+    /// A label stored in the key's value (`<token>:<owner>`, see
+    /// [`lock_value`](crate::lock_value)), so that anyone can ask who holds
+    /// the resource. UTF-8, at most 256 bytes, no NUL.
     pub owner: Option<String>,
     /// Keep extending the lock in the background (off by default).
     pub auto_extend: Option<AutoExtend>,
@@ -183,7 +187,7 @@ impl Redlock {
             attempts += 1;
             let err = match self.attempt(resource, ttl, opts).await {
                 Ok(lock) => return Ok(lock),
-                Err(e) if e.is_not_acquired() || e.is_quorum_unreachable() => e,
+                Err(e) if e.is_retryable() => e,
                 Err(e) => return Err(e),
             };
             let left = give_up.saturating_duration_since(Instant::now());
@@ -200,7 +204,7 @@ impl Redlock {
         validate::resource(resource)?;
         self.shared.config.check_ttl(ttl)?;
         if let Some(owner) = &opts.owner {
-            validate::owner(owner)?;
+            lock_value::check_owner(owner)?;
         }
         if let Some(auto) = &opts.auto_extend {
             auto.validate(ttl, &self.shared.config)?;
@@ -215,7 +219,7 @@ impl Redlock {
             resource: resource.to_string(),
             key: self.lock_key(resource),
             fence_key: self.shared.config.key_format.fence_key(resource),
-            value: lock_value(opts.owner.as_deref())?,
+            value: lock_value::new(opts.owner.as_deref())?,
             ttl,
             opts: opts.clone(),
             unsure: unsure(self.shared.nodes.quorum().nodes()),
@@ -256,7 +260,7 @@ impl Redlock {
         Ok(self
             .holder_value(resource)
             .await?
-            .and_then(|v| owner_of(&v).map(str::to_string)))
+            .and_then(|v| lock_value::owner_of(&v).map(str::to_string)))
     }
 
     /// PING every node; returns per-node outcomes (for health checks).
@@ -506,15 +510,6 @@ pub(crate) async fn release_on(
     reply
 }
 
-/// `<token>` or `<token>:<owner>`, the token fresh from the OS.
-fn lock_value(owner: Option<&str>) -> Result<String> {
-    let token = random::token()?;
-    Ok(match owner {
-        Some(owner) => format!("{token}:{owner}"),
-        None => token,
-    })
-}
-
 /// The value that at least `q` of the values equal, if any.
 pub(crate) fn majority<'a>(values: impl Iterator<Item = &'a str>, q: usize) -> Option<&'a str> {
     let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -527,27 +522,9 @@ pub(crate) fn majority<'a>(values: impl Iterator<Item = &'a str>, q: usize) -> O
     counts.into_iter().find(|(_, c)| *c >= q).map(|(v, _)| v)
 }
 
-/// The owner part of a lock value `<32 hex token>:<owner>`.
-pub fn owner_of(value: &str) -> Option<&str> {
-    let (token, owner) = value.split_at_checked(random::TOKEN_HEX_LEN)?;
-    if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    owner.strip_prefix(':')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owner_is_read_back_from_the_value() {
-        let token = random::token().unwrap();
-        let v = format!("{token}:node-a:1");
-        assert_eq!(owner_of(&v), Some("node-a:1"));
-        assert_eq!(owner_of(&token), None);
-        assert_eq!(owner_of("short"), None);
-    }
 
     #[test]
     fn majority_needs_quorum_equal_values() {

@@ -17,8 +17,8 @@ const MAX_MILLIS: u64 = MAX_DURATION.as_millis() as u64;
 /// Longest resource name, in bytes.
 pub const MAX_RESOURCE_LEN: usize = 1024;
 
-/// Longest owner label (an election's candidate id), in bytes.
-pub const MAX_OWNER_LEN: usize = 256;
+// The owner rule is part of the lock value's format, which decides it.
+pub use crate::lock_value::{check_owner as owner, MAX_OWNER_LEN};
 
 /// Whether a duration of 0 means something for the setting at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,18 +101,7 @@ pub fn resource(resource: &str) -> Result<()> {
     non_empty_and_at_most("resource", resource, MAX_RESOURCE_LEN)
 }
 
-/// An owner label or candidate id (one rule, as a candidate id is the owner
-/// label of its lock): non-empty, at most [`MAX_OWNER_LEN`] bytes, no NUL.
-pub fn owner(owner: &str) -> Result<()> {
-    let what = "owner/candidate id";
-    non_empty_and_at_most(what, owner, MAX_OWNER_LEN)?;
-    if owner.contains('\0') {
-        return Err(Error::invalid(format!("{what} must not contain NUL")));
-    }
-    Ok(())
-}
-
-fn non_empty_and_at_most(what: &str, text: &str, max_len: usize) -> Result<()> {
+pub(crate) fn non_empty_and_at_most(what: &str, text: &str, max_len: usize) -> Result<()> {
     if text.is_empty() {
         return Err(Error::invalid(format!("{what} must not be empty")));
     }

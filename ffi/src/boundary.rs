@@ -41,20 +41,23 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
+use crate::error::redlead_error;
+use crate::status::{redlead_status, FfiError, FfiResult};
 
 /// Wraps the body of every export. See the module documentation.
 macro_rules! boundary {
     (any_process, $error_out:ident, $body:block) => {
-        crate::boundary::run_fallible(false, $error_out, move || -> crate::error::FfiResult<()> {
-            $body
-        })
+        crate::boundary::run_fallible(
+            false,
+            $error_out,
+            move || -> crate::status::FfiResult<()> { $body },
+        )
     };
     (any_process, $body:block) => {
         crate::boundary::run_infallible(false, move || $body)
     };
     ($error_out:ident, $body:block) => {
-        crate::boundary::run_fallible(true, $error_out, move || -> crate::error::FfiResult<()> {
+        crate::boundary::run_fallible(true, $error_out, move || -> crate::status::FfiResult<()> {
             $body
         })
     };

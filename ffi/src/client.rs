@@ -9,10 +9,9 @@ use redlead_core::{owner_of, Config, Redlock};
 
 use crate::boundary::{arg_ref, arg_shared, arg_slice, arg_str, check_out, give, take, write_out};
 use crate::config::redlead_config;
-use crate::error::{
-    c_string, node_outcomes, redlead_error, redlead_outcome, redlead_status, write_node, FfiError,
-};
+use crate::error::{c_string, redlead_error, write_node};
 use crate::runtime;
+use crate::status::{node_outcomes, redlead_outcome, redlead_status, FfiError};
 
 /// A Redlock client over N independent Redis masters.
 ///

@@ -1,83 +1,12 @@
-//! Status codes, the one mapping from the core's errors, and the error objects
-//! the caller owns.
+//! The error objects the caller owns (`redlead_error`), and the exports
+//! that read them or describe a status. The codes and the mapping from the
+//! core's errors live in `status.rs`.
 
 use std::ffi::CString;
 use std::os::raw::c_char;
 
-use redlead_core::{Error, ErrorKind, NodeOutcome, NodeReport};
-
-/// The result of every fallible call.
-///
-/// Values are explicit and never renumbered; new values are only appended.
-/// `REDLEAD_OK`, `REDLEAD_NOT_ACQUIRED` and `REDLEAD_LOST` are outcomes, the
-/// `REDLEAD_ERR_*` values are errors. Pass only values of this enum to
-/// `redlead_status_str`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum redlead_status {
-    /// Success.
-    REDLEAD_OK = 0,
-    /// The lock is held elsewhere (or the validity ran out while acquiring).
-    REDLEAD_NOT_ACQUIRED = 1,
-    /// The lock is known to be gone (expired, or a quorum says it is not ours).
-    REDLEAD_LOST = 2,
-    /// A parameter was rejected; the message names it. Nothing was sent.
-    REDLEAD_ERR_INVALID_ARGUMENT = 3,
-    /// No quorum of nodes was reachable.
-    REDLEAD_ERR_CONNECTION = 4,
-    /// A wait budget ran out.
-    REDLEAD_ERR_TIMEOUT = 5,
-    /// The lock was already released, or the election already stopped.
-    REDLEAD_ERR_CLOSED = 6,
-    /// Called in a child process after fork(); the library is unusable there.
-    REDLEAD_ERR_FORKED = 7,
-    /// The call would block or deadlock on this thread (a runtime worker, or
-    /// an election's own callback).
-    REDLEAD_ERR_WRONG_THREAD = 8,
-    /// A bug in the library panicked; the call had no defined effect.
-    REDLEAD_ERR_PANIC = 9,
-    /// A bug or an unexpected reply; the message says which.
-    REDLEAD_ERR_INTERNAL = 10,
-    /// The call was cancelled through its `redlead_cancel`.
-    REDLEAD_ERR_CANCELLED = 11,
-}
-
-use redlead_status::*;
-
-impl redlead_status {
-    fn text(self) -> &'static str {
-        match self {
-            REDLEAD_OK => "ok\0",
-            REDLEAD_NOT_ACQUIRED => "not acquired: the lock is held elsewhere\0",
-            REDLEAD_LOST => "lost: the lock is gone\0",
-            REDLEAD_ERR_INVALID_ARGUMENT => "invalid argument\0",
-            REDLEAD_ERR_CONNECTION => "no quorum of nodes reachable\0",
-            REDLEAD_ERR_TIMEOUT => "timed out\0",
-            REDLEAD_ERR_CLOSED => "closed: already released or stopped\0",
-            REDLEAD_ERR_FORKED => "called in a forked child process\0",
-            REDLEAD_ERR_WRONG_THREAD => "called from a thread where it would deadlock\0",
-            REDLEAD_ERR_PANIC => "internal panic (a bug in redlead)\0",
-            REDLEAD_ERR_INTERNAL => "internal error\0",
-            REDLEAD_ERR_CANCELLED => "cancelled\0",
-        }
-    }
-}
-
-/// The one mapping from the core's error kinds to statuses.
-pub(crate) fn status_of(kind: ErrorKind) -> redlead_status {
-    match kind {
-        ErrorKind::InvalidArgument => REDLEAD_ERR_INVALID_ARGUMENT,
-        ErrorKind::NotAcquired => REDLEAD_NOT_ACQUIRED,
-        ErrorKind::Lost => REDLEAD_LOST,
-        ErrorKind::Connection => REDLEAD_ERR_CONNECTION,
-        ErrorKind::Timeout => REDLEAD_ERR_TIMEOUT,
-        ErrorKind::Closed => REDLEAD_ERR_CLOSED,
-        ErrorKind::WrongThread => REDLEAD_ERR_WRONG_THREAD,
-        ErrorKind::Forked => REDLEAD_ERR_FORKED,
-        ErrorKind::Internal => REDLEAD_ERR_INTERNAL,
-        _ => REDLEAD_ERR_INTERNAL,
-    }
-}
+// Their paths of old: exports and tests name them through this module.
+pub use crate::status::{redlead_outcome, redlead_status, FfiError, FfiResult};
 
 /// Static description of a status: a NUL-terminated string that is never
 /// freed. Pass only values of `redlead_status`.
@@ -86,78 +15,8 @@ pub(crate) fn status_of(kind: ErrorKind) -> redlead_status {
 /// it. NULL: never returns NULL.
 #[no_mangle]
 pub extern "C" fn redlead_status_str(status: redlead_status) -> *const c_char {
-    boundary!(any_process, { status.text().as_ptr().cast::<c_char>() })
+    boundary!(any_process, { status.text().as_ptr() })
 }
-
-/// What one node answered to the operation that failed.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum redlead_outcome {
-    /// The node did what was asked.
-    REDLEAD_OUTCOME_OK = 0,
-    /// The key is held by another owner.
-    REDLEAD_OUTCOME_HELD = 1,
-    /// The key no longer holds this lock's token.
-    REDLEAD_OUTCOME_NOT_HELD = 2,
-    /// The node answered with an error or the connection failed.
-    REDLEAD_OUTCOME_ERROR = 3,
-    /// No answer within the node timeout.
-    REDLEAD_OUTCOME_TIMEOUT = 4,
-    /// Decided before this node answered.
-    REDLEAD_OUTCOME_NOT_AWAITED = 5,
-}
-
-/// The crate's internal error: a status, a message, per-node outcomes.
-#[derive(Debug)]
-pub struct FfiError {
-    pub status: redlead_status,
-    pub message: String,
-    pub nodes: Vec<(String, redlead_outcome, String)>,
-}
-
-impl FfiError {
-    pub fn new(status: redlead_status, message: impl Into<String>) -> FfiError {
-        FfiError {
-            status,
-            message: message.into(),
-            nodes: Vec::new(),
-        }
-    }
-    pub fn invalid(message: impl Into<String>) -> FfiError {
-        FfiError::new(REDLEAD_ERR_INVALID_ARGUMENT, message)
-    }
-}
-
-/// The one mapping from the core's per-node outcomes.
-pub(crate) fn node_outcomes(reports: &[NodeReport]) -> Vec<(String, redlead_outcome, String)> {
-    reports
-        .iter()
-        .map(|r| {
-            let kind = match &r.outcome {
-                NodeOutcome::Ok => redlead_outcome::REDLEAD_OUTCOME_OK,
-                NodeOutcome::Held(_) => redlead_outcome::REDLEAD_OUTCOME_HELD,
-                NodeOutcome::NotHeld => redlead_outcome::REDLEAD_OUTCOME_NOT_HELD,
-                NodeOutcome::Timeout => redlead_outcome::REDLEAD_OUTCOME_TIMEOUT,
-                NodeOutcome::NotAwaited => redlead_outcome::REDLEAD_OUTCOME_NOT_AWAITED,
-                _ => redlead_outcome::REDLEAD_OUTCOME_ERROR,
-            };
-            (r.node.clone(), kind, r.outcome.to_string())
-        })
-        .collect()
-}
-
-impl From<Error> for FfiError {
-    fn from(e: Error) -> FfiError {
-        let nodes = node_outcomes(e.outcomes());
-        FfiError {
-            status: status_of(e.kind()),
-            message: e.to_string(),
-            nodes,
-        }
-    }
-}
-
-pub type FfiResult<T> = Result<T, FfiError>;
 
 /// An error object describing one failed call.
 ///
@@ -188,7 +47,7 @@ pub(crate) fn c_string(s: String) -> CString {
 impl ErrorData {
     pub(crate) fn from_ffi(e: FfiError) -> ErrorData {
         let message = if e.message.is_empty() {
-            e.status.text().trim_end_matches('\0').to_string()
+            e.status.text().to_string_lossy().into_owned()
         } else {
             e.message
         };
@@ -309,4 +168,30 @@ pub extern "C" fn redlead_error_free(error: *mut redlead_error) {
     boundary!(any_process, {
         let _ = crate::boundary::take(error, "error");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use redlead_core::{Error, ErrorKind};
+
+    use super::*;
+    use crate::status::status_of;
+
+    #[test]
+    fn every_core_error_becomes_an_error_object_with_its_status_and_message() {
+        for &kind in ErrorKind::ALL {
+            let core = Error::new(kind, "m");
+            let (message, nodes) = (core.to_string(), core.outcomes().len());
+            let error = crate::boundary::new_error(FfiError::from(core));
+            assert_eq!(redlead_error_code(error), status_of(kind));
+            // SAFETY: the message lives until the error is freed.
+            let got = unsafe { CStr::from_ptr(redlead_error_message(error)) };
+            assert_eq!(got.to_str(), Ok(message.as_str()));
+            assert!(message.starts_with(kind.description()), "{message}");
+            assert_eq!(redlead_error_node_count(error), nodes);
+            redlead_error_free(error);
+        }
+    }
 }

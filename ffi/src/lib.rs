@@ -6,8 +6,10 @@
 //!   forked child, and holds the only pointer/string conversions of the crate.
 //! - [`runtime`]: the one process-wide tokio runtime, built lazily; blocking C
 //!   calls run the async core on it with `block_on`.
-//! - [`error`]: `redlead_status`, the mapping from the core's `ErrorKind`
-//!   (written once), and the caller-owned `redlead_error` objects.
+//! - [`status`]: `redlead_status` and `redlead_outcome`, and the one mapping
+//!   from the core's `ErrorKind`s and `NodeOutcome`s to them (texts from the
+//!   core); pure data, used by everything else.
+//! - [`error`]: the caller-owned `redlead_error` objects.
 //! - [`config`]: the opaque config builders.
 //! - [`client`], [`lock`], [`election`], [`cancel`]: the handles.
 //! - [`closure`]: the `{context, call, drop}` closures (election events,
@@ -32,6 +34,7 @@ pub mod error;
 pub mod lock;
 pub mod log;
 pub mod runtime;
+pub mod status;
 
 use std::os::raw::c_char;
 

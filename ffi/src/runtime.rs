@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 
 use tokio::runtime::Handle;
 
-use crate::error::{redlead_status, FfiError, FfiResult};
+use crate::status::{redlead_status, FfiError, FfiResult};
 
 /// I/O threads when nothing else was asked for. One thread serves a process's
 /// clients at the Rust API's latency; more help only many busy clients.

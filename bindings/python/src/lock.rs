@@ -10,7 +10,7 @@ use redlead::{Error, ErrorKind};
 use tokio::runtime::Handle;
 
 use crate::args::millis;
-use crate::errors::{to_py, IntoPy, LockLost};
+use crate::errors::{new_err, to_py, IntoPy};
 use crate::runtime::{check_pid, wait_short};
 
 /// A held lock. Use it as a context manager (released on exit), or call
@@ -34,12 +34,16 @@ impl PyLock {
         }
     }
 
-    fn lost_on_exit(&self) -> PyErr {
-        LockLost::new_err(format!(
-            "{}: the lock was lost while held (it expired or could not be extended); \
+    fn lost_on_exit(&self, py: Python<'_>) -> PyErr {
+        new_err(
+            py,
+            ErrorKind::Lost,
+            format!(
+                "{}: the lock was lost while held (it expired or could not be extended); \
              the critical section may have overlapped another holder",
-            self.inner.resource()
-        ))
+                self.inner.resource()
+            ),
+        )
     }
 }
 
@@ -229,7 +233,7 @@ impl PyLock {
             was_lost,
             released,
             !exc_type.is_none(),
-            self.lost_on_exit(),
+            self.lost_on_exit(py),
         )
     }
 
@@ -253,7 +257,7 @@ impl PyLock {
         check_pid(self.pid, "Lock")?;
         let was_lost = self.inner.is_lost();
         let in_flight = !exc_type.is_none();
-        let lost_err = self.lost_on_exit();
+        let lost_err = self.lost_on_exit(py);
         let lock = self.inner.clone();
         crate::asyncio::spawn(
             py,

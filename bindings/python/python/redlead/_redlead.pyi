@@ -19,6 +19,7 @@ __all__ = [
     "_shutdown",
     "Election",
     "_stop_all_elections",
+    "_errors_of_every_kind",
     "__version__",
 ]
 
@@ -33,16 +34,16 @@ class InvalidArgument(RedleadError, ValueError):
     """A parameter was rejected before anything was sent; the message names it."""
 
 class NotAcquired(RedleadError):
-    """The nodes answered, but no quorum granted the lock within the wait."""
+    """The nodes answered, but no quorum granted the lock in time (held by another owner, or the validity was used up while acquiring)."""
 
 class LockLost(RedleadError):
-    """The lock is gone: it expired or a quorum no longer holds it for this owner."""
+    """The lock is known to be gone: a quorum says it no longer holds this lock's token, or its validity ended before it could be extended."""
 
 class ConnectionError(RedleadError, _BuiltinConnectionError):
     """Too few nodes answered to reach a quorum (down, frozen, refusing)."""
 
 class Closed(RedleadError):
-    """The lock was already released, or the election was stopped."""
+    """The lock was released or the election stopped."""
 
 @final
 class Lock:
@@ -174,3 +175,4 @@ class Client:
 
 def _shutdown() -> None: ...
 def _stop_all_elections() -> None: ...
+def _errors_of_every_kind() -> list[tuple[str, str, RedleadError]]: ...
