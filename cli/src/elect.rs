@@ -84,7 +84,6 @@ pub async fn run(global: &Global, args: ElectArgs) -> Result<u8, Failure> {
                 Some(ElectionEvent::LeaderChanged { leader }) => {
                     tracing::info!(resource = %args.resource, leader = leader.as_deref().unwrap_or("(none)"), "leader changed");
                 }
-                Some(_) => {}
                 None => break Err(Failure::internal("the election's event thread ended")),
             },
             status = cmd_exited(&mut leading) => {

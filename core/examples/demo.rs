@@ -121,7 +121,6 @@ async fn main() {
                     println!("{} {name}: revoked (term {term}, {reason})", stamp())
                 }
                 ElectionEvent::LeaderChanged { .. } => {}
-                _ => {}
             })
             .unwrap(),
         ));

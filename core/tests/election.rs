@@ -376,7 +376,6 @@ async fn events_alternate_and_stop_from_a_callback_is_refused() {
                 leading = false;
             }
             ElectionEvent::LeaderChanged { .. } => {}
-            _ => unreachable!(),
         }
     }
     assert!(!leading);

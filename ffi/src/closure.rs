@@ -123,7 +123,7 @@ impl EventClosure {
                     RevokeReason::LostQuorum => redlead_revoke_reason::REDLEAD_REVOKE_LOST_QUORUM,
                     RevokeReason::TakenOver => redlead_revoke_reason::REDLEAD_REVOKE_TAKEN_OVER,
                     RevokeReason::Resigned => redlead_revoke_reason::REDLEAD_REVOKE_RESIGNED,
-                    _ => redlead_revoke_reason::REDLEAD_REVOKE_STOPPED,
+                    RevokeReason::Stopped => redlead_revoke_reason::REDLEAD_REVOKE_STOPPED,
                 },
             ),
             ElectionEvent::LeaderChanged { leader: l } => {
@@ -135,7 +135,6 @@ impl EventClosure {
                     redlead_revoke_reason::REDLEAD_REVOKE_NONE,
                 )
             }
-            _ => return,
         };
         let event = redlead_event {
             kind,

@@ -29,22 +29,20 @@ struct Callbacks {
 
 impl Callbacks {
     fn deliver(&self, ev: &ElectionEvent) {
-        let (cb, kind) = match ev {
-            ElectionEvent::Elected { .. } => (&self.on_elected, 0),
-            ElectionEvent::Revoked { .. } => (&self.on_revoked, 1),
-            ElectionEvent::LeaderChanged { .. } => (&self.on_leader_change, 2),
-            _ => return,
+        let cb = match ev {
+            ElectionEvent::Elected { .. } => &self.on_elected,
+            ElectionEvent::Revoked { .. } => &self.on_revoked,
+            ElectionEvent::LeaderChanged { .. } => &self.on_leader_change,
         };
         let Some(cb) = cb else { return };
         with_python(|py| {
             let cb = cb.bind(py);
-            let r = match (ev, kind) {
-                (ElectionEvent::Elected { term, .. }, _) => cb.call1((*term,)),
-                (ElectionEvent::Revoked { term, reason, .. }, _) => {
+            let r = match ev {
+                ElectionEvent::Elected { term, .. } => cb.call1((*term,)),
+                ElectionEvent::Revoked { term, reason, .. } => {
                     cb.call1((*term, reason.to_string()))
                 }
-                (ElectionEvent::LeaderChanged { leader }, _) => cb.call1((leader.clone(),)),
-                _ => return,
+                ElectionEvent::LeaderChanged { leader } => cb.call1((leader.clone(),)),
             };
             if let Err(e) = r {
                 e.write_unraisable(py, Some(cb));

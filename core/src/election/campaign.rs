@@ -134,7 +134,7 @@ impl Campaign {
         });
         let holder = majority(holders, self.candidate.client.quorum().size()).map(str::to_string);
         self.observe(holder.as_deref());
-        if !(e.is_not_acquired() || e.is_quorum_unreachable()) {
+        if !e.is_retryable() {
             tracing::warn!(resource = %self.candidate.resource, error = %e, "campaign attempt failed");
         }
         // No majority holder after an answer from a quorum: the contenders

@@ -15,8 +15,11 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 
 /// Why a leadership ended.
+///
+/// Exhaustive on purpose (like [`ErrorKind`](crate::ErrorKind)): the doors
+/// match it without a catch-all arm, so a new reason cannot be swallowed by
+/// one of them; adding one is a breaking change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RevokeReason {
     /// Renewals could not reach a quorum before the step-down point.
     LostQuorum,
@@ -39,9 +42,9 @@ impl std::fmt::Display for RevokeReason {
     }
 }
 
-/// What an election tells its handler.
+/// What an election tells its handler. Exhaustive on purpose, as
+/// [`RevokeReason`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ElectionEvent {
     /// This candidate leads from `at` for `term` (the fencing token).
     Elected { term: u64, at: std::time::Instant },
