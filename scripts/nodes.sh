@@ -30,7 +30,7 @@ start() {
       # README explains why redlead also waits a ttl after a restart.
       if redis-server --port "$port" --bind 127.0.0.1 --dir "$DIR/$i" --daemonize yes \
         --pidfile "$DIR/$i/redis.pid" --logfile "$DIR/$i/redis.log" \
-        --appendonly yes --appendfsync everysec >/dev/null; then
+        --save "" --appendonly yes --appendfsync everysec >/dev/null; then
         for _ in $(seq 1 50); do
           redis-cli -p "$port" ping >/dev/null 2>&1 && break
           sleep 0.1
@@ -47,10 +47,20 @@ start() {
 }
 
 stop() {
-  local pidfile
+  local pidfile pids=()
   for pidfile in "$DIR"/*/redis.pid; do
-    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    [ -f "$pidfile" ] && pids+=("$(cat "$pidfile")")
   done
+  [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
+  # A node flushes its AOF on SIGTERM; its folder goes only once it exited.
+  local alive p
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 0.1
+  done
+  [ ${#pids[@]} -eq 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true
   rm -rf "$DIR"
 }
 
