@@ -1,5 +1,5 @@
 //! The private native module `redlead._redlead` behind the pure-Python
-//! package `redlead`. Built on `redlead-core` directly; one process-wide
+//! package `redlead`. Built on `redlead` (core crate) directly; one process-wide
 //! tokio runtime (`runtime.rs`), one exception hierarchy (`errors.rs`).
 
 mod args;
