@@ -23,6 +23,7 @@ step() {
 
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
+step core-without-tls cargo clippy -p redlead --no-default-features --quiet -- -D warnings
 step doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet --exclude redlead-python
 step core cargo test -p redlead -p redlead-harness
 step cli cargo test -p redlead-cli

@@ -34,6 +34,8 @@ use crate::exit::Failure;
 
 fn main() -> ExitCode {
     quiet_panics();
+    // An application chooses the rustls provider (core/src/tls.rs).
+    redlead::tls::install_ring_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(e)),

@@ -173,6 +173,11 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if cfg!(not(feature = "tls-rustls")) && self.tls.is_some() {
+            return Err(Error::invalid(
+                "tls: redlead was built without its tls-rustls feature",
+            ));
+        }
         if let Some(tls) = &self.tls {
             if tls.client_cert_pem.is_some() != tls.client_key_pem.is_some() {
                 return Err(Error::invalid(

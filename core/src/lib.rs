@@ -35,6 +35,8 @@
 //! - `random`: random bits and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
 //! - `io_thread`: the one-thread runtime the language bindings serve callers from.
+//! - [`tls`]: TLS nodes and the rustls crypto provider, which the core never
+//!   installs (the application chooses it).
 //!
 //! # What Redlock assumes
 //! Safety rests on bounded clock drift between the nodes and the client, and on
@@ -59,6 +61,7 @@ mod quorum;
 mod random;
 mod redlock;
 mod scripts;
+pub mod tls;
 pub mod validate;
 mod validity;
 

@@ -83,25 +83,8 @@ impl Node {
             .into_connection_info()
             .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
         let name = info.addr().to_string();
-        let is_tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
-        let client = match tls.filter(|_| is_tls) {
-            Some(t) => Client::build_with_tls(
-                info,
-                redis::TlsCertificates {
-                    client_tls: t
-                        .client_cert_pem
-                        .as_ref()
-                        .zip(t.client_key_pem.as_ref())
-                        .map(|(c, k)| redis::ClientTlsConfig {
-                            client_cert: c.clone(),
-                            client_key: k.clone(),
-                        }),
-                    root_cert: t.root_ca_pem.clone(),
-                },
-            ),
-            None => Client::open(info),
-        }
-        .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
+        let client = crate::tls::client(info, tls)
+            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(None)

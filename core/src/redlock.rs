@@ -84,9 +84,7 @@ impl Redlock {
         if node_urls.is_empty() {
             return Err(Error::invalid("at least one node URL is required"));
         }
-        // rustls needs a process-wide crypto provider for rediss:// nodes;
-        // install ours unless the application already chose one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::check_provider(node_urls)?;
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::invalid("Redlock::new must be called within a tokio runtime"))?;
         let nodes = node_urls

@@ -56,6 +56,9 @@ fn io_threads(threads: Option<usize>) -> FfiResult<&'static IoThreads> {
         check_threads(threads)?;
         return Ok(io);
     }
+    // libredlead carries its own copy of rustls, so choosing its provider is
+    // ours, as an application's would be (core/src/tls.rs).
+    redlead_core::tls::install_ring_provider();
     let n = threads.unwrap_or(DEFAULT_THREADS);
     let handles = (0..n)
         .map(|i| redlead_core::io_thread::start_io_thread(&format!("redlead-io-{i}")))

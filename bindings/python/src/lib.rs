@@ -21,6 +21,9 @@ fn _shutdown() {
 
 #[pymodule]
 fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The extension carries its own copy of rustls, so choosing its provider
+    // is ours, as an application's would be (core/src/tls.rs).
+    redlead::tls::install_ring_provider();
     errors::register(m)?;
     m.add_class::<client::Client>()?;
     m.add_class::<lock::PyLock>()?;
