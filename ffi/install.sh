@@ -36,7 +36,7 @@ ln -sfn "libredlead.so.$VERSION" "$lib/libredlead.so.$ABI"
 ln -sfn "libredlead.so.$ABI" "$lib/libredlead.so"
 install -m 0644 "$TARGET/libredlead.a" "$lib/libredlead.a"
 install -m 0644 include/redlead.h "$inc/redlead.h"
-install -m 0644 examples/cpp/redlead.hpp "$inc/redlead.hpp"
+install -m 0644 include/redlead.hpp "$inc/redlead.hpp"
 # The files name the final PREFIX, not the staging DESTDIR.
 sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@LIBDIR@|$LIBDIR|g" -e "s|@VERSION@|$VERSION|g" \
   ffi/redlead.pc.in >"$lib/pkgconfig/redlead.pc"

@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
             };
         };
         redlead::ElectionOptions opts;
-        opts.ttl_ms = 2000;
+        opts.ttl = std::chrono::seconds(2);
         redlead::Election a(client, "example-leader", "a", print("a"), opts);
         for (int i = 0; i < 100 && !a.is_leader(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         redlead::Election b(client, "example-leader", "b", print("b"), opts);

@@ -53,7 +53,7 @@ printf '#include "redlead.h"\nint main(void) { return 0; }\n' >"$OUT/h.c"
 STRICT="-Wall -Wextra -Wpedantic -Werror"
 gcc -std=c11 $STRICT -Iinclude -c "$OUT/h.c" -o "$OUT/h_c.o" && pass header_compiles_c11_strict || fail header_compiles_c11_strict
 g++ -std=c++17 $STRICT -Iinclude -x c++ -c "$OUT/h.c" -o "$OUT/h_cpp.o" && pass header_compiles_cpp17_strict || fail header_compiles_cpp17_strict
-g++ -std=c++17 $STRICT -Iinclude -Iexamples/cpp -x c++ -c - -o "$OUT/hpp.o" <<<'#include "redlead.hpp"
+g++ -std=c++17 $STRICT -Iinclude -x c++ -c - -o "$OUT/hpp.o" <<<'#include "redlead.hpp"
 int main() { return 0; }' && pass wrapper_hpp_compiles_cpp17_strict || fail wrapper_hpp_compiles_cpp17_strict
 
 echo "== version"
@@ -71,10 +71,10 @@ build() { # name, command...
 }
 build compile_free_port gcc -O2 ffi/tests/free_port.c -o "$OUT/free_port"
 build compile_test_c_asan gcc -std=c11 -g $STRICT $SAN -Iinclude -Iffi/tests ffi/tests/test_c.c -o "$OUT/test_c" $LINK
-build compile_test_cpp g++ -std=c++17 -g $STRICT -Iinclude -Iexamples/cpp -Iffi/tests ffi/tests/test_cpp.cpp -o "$OUT/test_cpp" $LINK
+build compile_test_cpp g++ -std=c++17 -g $STRICT $SAN -Iinclude -Iffi/tests ffi/tests/test_cpp.cpp -o "$OUT/test_cpp" $LINK
 build compile_example_c gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c" $LINK
 build compile_example_async gcc -std=c11 $STRICT $SAN -Iinclude examples/c/async.c -o "$OUT/example_async" $LINK
-build compile_example_cpp g++ -std=c++17 $STRICT -Iinclude -Iexamples/cpp examples/cpp/election.cpp -o "$OUT/example_cpp" $LINK
+build compile_example_cpp g++ -std=c++17 $STRICT -Iinclude examples/cpp/election.cpp -o "$OUT/example_cpp" $LINK
 build compile_example_c_static gcc -std=c11 $STRICT -Iinclude examples/c/lock.c -o "$OUT/example_c_static" "$LIB/libredlead.a" -lpthread -ldl -lm
 
 echo "== install (staged: DESTDIR, PREFIX, multiarch LIBDIR), build examples with pkg-config and CMake"
@@ -169,8 +169,11 @@ ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     LSAN_OPTIONS="suppressions=$ROOT/ffi/tests/lsan.supp:print_suppressions=0" \
     run test_c "$OUT/test_c" "${URLS[@]}"
-echo "== C++ tests"
-run test_cpp "$OUT/test_cpp" "${URLS[@]}"
+echo "== C++ tests (ASan + UBSan)"
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    LSAN_OPTIONS="suppressions=$ROOT/ffi/tests/lsan.supp:print_suppressions=0" \
+    run test_cpp "$OUT/test_cpp" "${URLS[@]}"
 echo "== Rust-side boundary tests (cargo test, release profile)"
 cargo test -p redlead-ffi --release >"$OUT/cargo_test.log" 2>&1
 rc=$?

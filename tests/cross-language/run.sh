@@ -32,7 +32,7 @@ cargo build -p redlead-ffi --release 2>&1 | tail -1
 echo "== build the candidates into $OUT"
 gcc -std=c11 -Wall -Wextra -Werror -Iinclude "$HERE/c/candidate.c" \
     -L"$LIB" -Wl,-rpath,"$LIB" -lredlead -o "$OUT/candidate-c"
-g++ -std=c++17 -Wall -Wextra -Werror -Iinclude -Iexamples/cpp "$HERE/cpp/candidate.cpp" \
+g++ -std=c++17 -Wall -Wextra -Werror -Iinclude "$HERE/cpp/candidate.cpp" \
     -L"$LIB" -Wl,-rpath,"$LIB" -lredlead -o "$OUT/candidate-cpp"
 (cd "$HERE/go" && CGO_ENABLED=1 CGO_CFLAGS="-I$ROOT/include" CGO_LDFLAGS="-L$LIB -Wl,-rpath,$LIB" \
     go build -o "$OUT/candidate-go" .)

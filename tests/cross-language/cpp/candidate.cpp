@@ -1,4 +1,4 @@
-// Cross-language election candidate in C++ over examples/cpp/redlead.hpp
+// Cross-language election candidate in C++ over include/redlead.hpp
 // (tests/cross-language/README.md has the protocol and the argument). Usage:
 //   candidate-cpp ID RECORD_FILE RESOURCE TTL_MS NODE_TIMEOUT_MS URL...
 // Same behaviour as c/candidate.c: while leading, one O_APPEND write of
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
     const std::string id = argv[1], resource = argv[3];
     const uint64_t ttl_ms = std::stoull(argv[4]);
     redlead::Options opts;
-    opts.node_timeout_ms = std::stoull(argv[5]);
+    opts.node_timeout = redlead::milliseconds(std::stoull(argv[5]));
     const std::vector<std::string> urls(argv + 6, argv + argc);
     // O_APPEND: the kernel orders all processes' records by their write calls.
     const int fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT, 0644);
@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     try {
         redlead::Client client(urls, opts);
         redlead::ElectionOptions eo;
-        eo.ttl_ms = ttl_ms;
+        eo.ttl = redlead::milliseconds(ttl_ms);
         // Leadership is polled with is_leader() right before each append; the
         // events are not needed.
         redlead::Election election(client, resource, id, [](const redlead::Event &) {}, eo);
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
                         if (cmd == "resign") {
                             reply(election.resign() ? "resigned 1" : "resigned 0");
                         } else if (cmd == "lock" || cmd == "try") {
-                            redlead::Lock l = client.try_acquire(arg, num ? num : 1000);
+                            redlead::Lock l = client.try_acquire(arg, redlead::milliseconds(num ? num : 1000));
                             if (!l) {
                                 reply("not-acquired");
                             } else {
