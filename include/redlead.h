@@ -1462,6 +1462,30 @@ enum redlead_status redlead_log_set_callback(struct redlead_log_closure closure,
  */
 enum redlead_status redlead_log_clear(struct redlead_error **error_out);
 
+/**
+ * Starts recording the library's metrics (acquire latency, node replies by
+ * outcome, lost locks, leadership; docs/metrics.md). Only what happens
+ * after this call is counted. Calling it again does nothing.
+ *
+ * Blocks: no. Threads: any. Ownership: nothing is passed.
+ * NULL: `error_out` may be NULL.
+ */
+enum redlead_status redlead_metrics_enable(struct redlead_error **error_out);
+
+/**
+ * The metrics recorded since `redlead_metrics_enable`, as Prometheus text
+ * (exposition format 0.0.4), written to `*text_out`.
+ * `REDLEAD_ERR_INVALID_ARGUMENT` before `redlead_metrics_enable`.
+ *
+ * Blocks: no. Threads: any.
+ * Ownership: the caller owns `*text_out` and frees it with
+ * `redlead_string_free`.
+ * NULL: `text_out` must not be NULL (`REDLEAD_ERR_INVALID_ARGUMENT`);
+ * `error_out` may be NULL.
+ */
+enum redlead_status redlead_metrics_render(char **text_out,
+                                           struct redlead_error **error_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

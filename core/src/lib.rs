@@ -35,6 +35,8 @@
 //! - `random`: random bits and jitter from the kernel (fork-safe).
 //! - `fork`: what an object made in another process may still say.
 //! - `io_thread`: the one-thread runtime the language bindings serve callers from.
+//! - [`telemetry`]: metric names and what is recorded through the `metrics`
+//!   facade (docs/metrics.md).
 //! - [`tls`]: TLS nodes and the rustls crypto provider, which the core never
 //!   installs (the application chooses it).
 //!
@@ -61,6 +63,7 @@ mod quorum;
 mod random;
 mod redlock;
 mod scripts;
+pub mod telemetry;
 pub mod tls;
 pub mod validate;
 mod validity;

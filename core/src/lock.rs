@@ -364,7 +364,7 @@ async fn extend(inner: &Inner, ttl: Duration) -> Result<Duration> {
         q.size()
     );
     if not_held > q.nodes() - q.size() {
-        inner.lost.cancel();
+        mark_lost(&inner.lost);
         return Err(Error::Lost { message, outcomes });
     }
     Err(Error::Connection { message, outcomes })
@@ -447,7 +447,7 @@ async fn release(inner: &Inner, announce: Option<(&str, &str)>) -> Result<Outcom
         || expired
         || outcomes.count(|o| *o == NodeOutcome::NotHeld) > q.nodes() - q.size()
     {
-        inner.lost.cancel();
+        mark_lost(&inner.lost);
         return Err(Error::Lost {
             message: format!(
                 "{}: the lock was lost before the release (its validity ran out or a quorum no longer held it); the critical section may have overlapped another holder",
@@ -493,7 +493,7 @@ async fn watch_expiry(weak: Weak<Inner>) {
             if let Some(inner) = weak.upgrade() {
                 tracing::warn!(resource = %inner.resource, "lock validity about to end without extension: lost");
             }
-            lost.cancel();
+            mark_lost(&lost);
             return;
         }
     }
@@ -535,4 +535,12 @@ async fn auto_extend(weak: Weak<Inner>, auto: AutoExtend) {
             }
         }
     }
+}
+
+/// Fires the lost signal, counting the lock once.
+fn mark_lost(lost: &CancellationToken) {
+    if !lost.is_cancelled() {
+        crate::telemetry::lock_lost();
+    }
+    lost.cancel();
 }

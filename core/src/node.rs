@@ -124,6 +124,7 @@ impl Node {
                 p.await;
             }
             let reply = command.await;
+            crate::telemetry::node_replied(&node.name, &reply.outcome);
             let mut queue = node.queue.lock().unwrap_or_else(|p| p.into_inner());
             if queue.tails.get(&owned_key).is_some_and(|(i, _)| *i == id) {
                 queue.tails.remove(&owned_key);

@@ -13,6 +13,7 @@ use crate::lock::{Acquired, AutoExtend, Lock};
 use crate::node::{Node, Pending, Reply};
 use crate::nodeset::NodeSet;
 use crate::quorum::{Quorum, Verdict};
+use crate::telemetry;
 use crate::validate::{self, bounded};
 use crate::{lock_value, random, validity};
 
@@ -153,7 +154,10 @@ impl Redlock {
         opts: &LockOptions,
     ) -> Result<Lock> {
         self.check(resource, ttl, opts)?;
-        self.attempt(resource, ttl, opts).await
+        let start = Instant::now();
+        let result = self.attempt(resource, ttl, opts).await;
+        telemetry::acquire_finished(start.elapsed(), opts.fenced, &result);
+        result
     }
 
     /// Retries with randomized delays (`retry_delay` + up to `retry_jitter`)
@@ -178,8 +182,20 @@ impl Redlock {
     ) -> Result<Lock> {
         self.check(resource, ttl, opts)?;
         bounded("wait", wait)?;
+        let start = Instant::now();
+        let result = self.retry(resource, ttl, start + wait, opts).await;
+        telemetry::acquire_finished(start.elapsed(), opts.fenced, &result);
+        result
+    }
+
+    async fn retry(
+        &self,
+        resource: &str,
+        ttl: Duration,
+        give_up: Instant,
+        opts: &LockOptions,
+    ) -> Result<Lock> {
         let cfg = &self.shared.config;
-        let give_up = Instant::now() + wait;
         let mut attempts = 0u32;
         loop {
             attempts += 1;

@@ -33,6 +33,7 @@ pub mod election;
 pub mod error;
 pub mod lock;
 pub mod log;
+pub mod metrics;
 pub mod runtime;
 pub mod status;
 

@@ -1046,6 +1046,37 @@ static void test_log(redlead_client *c) {
     CHECK("release_idle_threads_ends_the_idle_callback_threads", cb_before > 0 && asked > 0 && cb_after == 0);
 }
 
+static void test_metrics(redlead_client *c) {
+    char *text = NULL;
+    redlead_error *err = NULL;
+    CHECK("metrics_render_before_enable_is_invalid",
+          redlead_metrics_render(&text, &err) == REDLEAD_ERR_INVALID_ARGUMENT && text == NULL &&
+              err != NULL && strstr(redlead_error_message(err), "redlead_metrics_enable") != NULL);
+    redlead_error_free(err);
+    err = NULL;
+    CHECK("metrics_enable", redlead_metrics_enable(&err) == REDLEAD_OK);
+    CHECK("metrics_enable_twice_is_fine", redlead_metrics_enable(NULL) == REDLEAD_OK);
+    redlead_lock *l = NULL;
+    CHECK("metrics_acquire", redlead_lock_try_acquire(c, "c-metrics", 5000, 0, &l, NULL) == REDLEAD_OK);
+    redlead_lock *again = NULL;
+    CHECK("metrics_acquire_held",
+          redlead_lock_try_acquire(c, "c-metrics", 5000, 0, &again, NULL) == REDLEAD_NOT_ACQUIRED);
+    redlead_lock_release(l, NULL);
+    redlead_lock_free(l);
+    CHECK("metrics_render", redlead_metrics_render(&text, NULL) == REDLEAD_OK && text != NULL);
+    if (text) {
+        printf("  metrics (%zu bytes), e.g. %.*s\n", strlen(text), 120, strstr(text, "redlead_node_replies_total") ? strstr(text, "redlead_node_replies_total") : text);
+        CHECK("metrics_have_acquire_latency_by_result",
+              strstr(text, "redlead_acquire_duration_seconds_count{") != NULL &&
+                  strstr(text, "result=\"acquired\"") != NULL && strstr(text, "result=\"not_acquired\"") != NULL);
+        CHECK("metrics_have_node_replies_by_outcome",
+              strstr(text, "redlead_node_replies_total{") != NULL && strstr(text, "outcome=\"held\"") != NULL &&
+                  strstr(text, g_urls[0] + strlen("redis://")) != NULL);
+    }
+    redlead_string_free(text);
+    CHECK("metrics_render_null_out_is_invalid", redlead_metrics_render(NULL, NULL) == REDLEAD_ERR_INVALID_ARGUMENT);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s URL...\n", argv[0]);
@@ -1055,6 +1086,7 @@ int main(int argc, char **argv) {
     g_n = (size_t)(argc - 1);
     test_version();
     redlead_client *c = new_client();
+    test_metrics(c);
     test_lock_round_trip(c);
     test_mutual_exclusion(c);
     test_fencing(c);

@@ -56,6 +56,7 @@ fn take_office(
     };
     *candidate.leading.lock().unwrap() = Some(leadership);
     tracing::info!(resource = %candidate.resource, id = %candidate.id, term, "elected");
+    crate::telemetry::elected(&candidate.resource, &candidate.id);
     events.send(ElectionEvent::Elected {
         term,
         at: now.into_std(),
@@ -123,6 +124,7 @@ fn leave_office(candidate: &Candidate, term: u64, reason: RevokeReason, events: 
     };
     if let Some(l) = left {
         tracing::info!(resource = %candidate.resource, id = %candidate.id, term, %reason, held_ms = (at - l.since).as_millis() as u64, "revoked");
+        crate::telemetry::revoked(&candidate.resource, &candidate.id, reason);
     }
     events.send(ElectionEvent::Revoked {
         term,
