@@ -28,6 +28,8 @@
 //! - [`validate`]: the rules inputs obey (durations, milliseconds, names,
 //!   PEM), public so that the language bindings check with the same rules.
 //! - `lock`: extend, repair, release, the lost signal, auto-extend.
+//! - `multi`: several resources all-or-nothing ([`MultiLock`]).
+//! - `semaphore`: N holders as N slot locks ([`Semaphore`]).
 //! - `election/`: its config, events, leadership, campaign, term as leader,
 //!   resign handover and the handle, one file each.
 //! - [`lock_value`]: the value a lock stores on the nodes,
@@ -57,12 +59,14 @@ mod fork;
 pub mod io_thread;
 mod lock;
 pub mod lock_value;
+mod multi;
 mod node;
 mod nodeset;
 mod quorum;
 mod random;
 mod redlock;
 mod scripts;
+mod semaphore;
 pub mod telemetry;
 pub mod tls;
 pub mod validate;
@@ -78,8 +82,10 @@ pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
 pub use lock_value::owner_of;
+pub use multi::MultiLock;
 pub use quorum::Quorum;
 pub use redlock::{LockOptions, Redlock};
+pub use semaphore::{Permit, Semaphore, MAX_PERMITS};
 pub use validity::safety_margin;
 
 /// The README's Rust example, compiled as a doctest so that it stays true.

@@ -44,6 +44,19 @@ pub(crate) fn between(lo: Duration, hi: Duration) -> Duration {
     lo + jitter(hi.saturating_sub(lo))
 }
 
+/// Uniform in [0, n) (0 for n <= 1, or when the OS random source fails: a
+/// starting point to spread contenders, not an invariant).
+pub(crate) fn below(n: u32) -> u32 {
+    if n <= 1 {
+        return 0;
+    }
+    let mut bytes = [0u8; 4];
+    match OsRng.try_fill_bytes(&mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes) % n,
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
