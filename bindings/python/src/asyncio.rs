@@ -135,6 +135,18 @@ impl AbortOnCancel {
     }
 }
 
+/// An asyncio future of the running loop, already done with `value`: what
+/// `__aenter__` returns for an object that is its own context.
+pub fn ready<'py>(value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let fut = value
+        .py()
+        .import("asyncio")?
+        .call_method0("get_running_loop")?
+        .call_method0("create_future")?;
+    fut.call_method1("set_result", (value,))?;
+    Ok(fut)
+}
+
 /// Runs `fut` on `rt` and returns an asyncio future of the running loop that
 /// completes with `convert(output)`. Must be called from a coroutine (a
 /// running loop is required).

@@ -61,26 +61,22 @@ fn running_loop<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
 }
 
 impl Callbacks {
-    /// Checks the callbacks and binds them to the running loop, if any
-    /// (`require_loop`: the `_async` flavour, which fails without one).
+    /// Checks the callbacks and binds them to the running loop, if any.
     pub fn new(
         py: Python<'_>,
         on_elected: Option<Bound<'_, PyAny>>,
         on_revoked: Option<Bound<'_, PyAny>>,
         on_leader_change: Option<Bound<'_, PyAny>>,
-        require_loop: bool,
     ) -> PyResult<Callbacks> {
         let callbacks = [
             ("on_elected", callable("on_elected", on_elected)?),
             ("on_revoked", callable("on_revoked", on_revoked)?),
-            ("on_leader_change", callable("on_leader_change", on_leader_change)?),
+            (
+                "on_leader_change",
+                callable("on_leader_change", on_leader_change)?,
+            ),
         ];
-        let event_loop = if require_loop {
-            Some(py.import("asyncio")?.call_method0("get_running_loop")?)
-        } else {
-            running_loop(py)?
-        };
-        let event_loop = match event_loop {
+        let event_loop = match running_loop(py)? {
             Some(l) => Some(Arc::new(EventLoop {
                 pending: pending_for(py, &l)?,
                 event_loop: l.unbind(),
@@ -127,8 +123,9 @@ impl Callbacks {
             match &self.event_loop {
                 Some(l) if loop_is_open(py, l) => {
                     let (cb, args, l2) = (cb.clone_ref(py), args.unbind(), l.clone());
-                    l.pending
-                        .push(Box::new(move |py| call_on_loop(py, &l2, &cb, args.bind(py))));
+                    l.pending.push(Box::new(move |py| {
+                        call_on_loop(py, &l2, &cb, args.bind(py))
+                    }));
                 }
                 // No loop, or it closed before the election was stopped:
                 // here, as for an election made outside a loop.

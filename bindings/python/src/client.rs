@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::types::PyAny;
+use pyo3::types::{PyAny, PyDict};
 use redlead::{AutoExtend, Config, ErrorKind, KeyFormat, LockOptions};
 
 use crate::args::{
@@ -133,10 +133,34 @@ impl Client {
         }
         let mut config = Config::default();
         let c = &mut config;
-        set(py, &mut c.node_timeout, &NODE_TIMEOUT, node_timeout, node_timeout_ms)?;
-        set(py, &mut c.connect_timeout, &CONNECT_TIMEOUT, connect_timeout, connect_timeout_ms)?;
-        set(py, &mut c.retry_delay, &RETRY_DELAY, retry_delay, retry_delay_ms)?;
-        set(py, &mut c.retry_jitter, &RETRY_JITTER, retry_jitter, retry_jitter_ms)?;
+        set(
+            py,
+            &mut c.node_timeout,
+            &NODE_TIMEOUT,
+            node_timeout,
+            node_timeout_ms,
+        )?;
+        set(
+            py,
+            &mut c.connect_timeout,
+            &CONNECT_TIMEOUT,
+            connect_timeout,
+            connect_timeout_ms,
+        )?;
+        set(
+            py,
+            &mut c.retry_delay,
+            &RETRY_DELAY,
+            retry_delay,
+            retry_delay_ms,
+        )?;
+        set(
+            py,
+            &mut c.retry_jitter,
+            &RETRY_JITTER,
+            retry_jitter,
+            retry_jitter_ms,
+        )?;
         config.drift_factor = drift_factor;
         config.retry_count = match retry_count {
             None => None,
@@ -330,42 +354,15 @@ impl Client {
         ))
     }
 
-    /// The same as ``lock`` (its context manager works with ``async with``);
-    /// kept for the name's symmetry with the other ``_async`` calls.
-    #[pyo3(signature = (
-        resource, *, ttl=None, ttl_ms=None, wait=None, wait_ms=None, max_hold=None,
-        max_hold_ms=None, extend_interval=None, extend_interval_ms=None, fencing=false,
-        owner=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn lock_async(
-        slf: &Bound<'_, Self>,
+    /// The same as ``lock`` (its context manager works with ``async with``
+    /// too); kept for the name's symmetry with the other ``_async`` calls.
+    #[pyo3(signature = (resource, **settings))]
+    fn lock_async<'py>(
+        slf: &Bound<'py, Self>,
         resource: String,
-        ttl: Option<&Bound<'_, PyAny>>,
-        ttl_ms: Option<&Bound<'_, PyAny>>,
-        wait: Option<&Bound<'_, PyAny>>,
-        wait_ms: Option<&Bound<'_, PyAny>>,
-        max_hold: Option<&Bound<'_, PyAny>>,
-        max_hold_ms: Option<&Bound<'_, PyAny>>,
-        extend_interval: Option<&Bound<'_, PyAny>>,
-        extend_interval_ms: Option<&Bound<'_, PyAny>>,
-        fencing: bool,
-        owner: Option<String>,
-    ) -> PyResult<LockContext> {
-        Self::lock(
-            slf,
-            resource,
-            ttl,
-            ttl_ms,
-            wait,
-            wait_ms,
-            max_hold,
-            max_hold_ms,
-            extend_interval,
-            extend_interval_ms,
-            fencing,
-            owner,
-        )
+        settings: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.call_method("lock", (resource,), settings)
     }
 
     /// The owner label of whoever holds ``resource`` on a quorum, or None.
@@ -426,61 +423,28 @@ impl Client {
             retry_jitter: (retry_jitter, retry_jitter_ms),
             step_down_margin: (step_down_margin, step_down_margin_ms),
         };
-        let callbacks = crate::callbacks::Callbacks::new(
-            py,
-            on_elected,
-            on_revoked,
-            on_leader_change,
-            false,
-        )?;
+        let callbacks =
+            crate::callbacks::Callbacks::new(py, on_elected, on_revoked, on_leader_change)?;
         crate::election::elect(self, py, resource, candidate, settings, callbacks)
     }
 
     /// ``elect`` from a coroutine: callbacks run on the running event loop
     /// (they may be ``async def``), and the Election is also an async
     /// context manager (``async with client.elect_async(...) as e``) that
-    /// stops it with ``stop_async()`` on exit.
-    #[pyo3(signature = (
-        resource, candidate, *, ttl=None, ttl_ms=None, on_elected=None, on_revoked=None,
-        on_leader_change=None, renew_interval=None, renew_interval_ms=None,
-        retry_interval=None, retry_interval_ms=None, retry_jitter=None, retry_jitter_ms=None,
-        step_down_margin=None, step_down_margin_ms=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
-    fn elect_async(
-        &self,
-        py: Python<'_>,
+    /// stops it with ``stop_async()`` on exit. Takes ``elect``'s keywords;
+    /// RuntimeError outside a running loop, as every ``_async`` call.
+    #[pyo3(signature = (resource, candidate, **settings))]
+    fn elect_async<'py>(
+        slf: &Bound<'py, Self>,
         resource: String,
         candidate: String,
-        ttl: Option<&Bound<'_, PyAny>>,
-        ttl_ms: Option<&Bound<'_, PyAny>>,
-        on_elected: Option<Bound<'_, PyAny>>,
-        on_revoked: Option<Bound<'_, PyAny>>,
-        on_leader_change: Option<Bound<'_, PyAny>>,
-        renew_interval: Option<&Bound<'_, PyAny>>,
-        renew_interval_ms: Option<&Bound<'_, PyAny>>,
-        retry_interval: Option<&Bound<'_, PyAny>>,
-        retry_interval_ms: Option<&Bound<'_, PyAny>>,
-        retry_jitter: Option<&Bound<'_, PyAny>>,
-        retry_jitter_ms: Option<&Bound<'_, PyAny>>,
-        step_down_margin: Option<&Bound<'_, PyAny>>,
-        step_down_margin_ms: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<crate::election::PyElection> {
-        let settings = crate::election::Settings {
-            ttl: (ttl, ttl_ms),
-            renew_interval: (renew_interval, renew_interval_ms),
-            retry_interval: (retry_interval, retry_interval_ms),
-            retry_jitter: (retry_jitter, retry_jitter_ms),
-            step_down_margin: (step_down_margin, step_down_margin_ms),
-        };
-        let callbacks = crate::callbacks::Callbacks::new(
-            py,
-            on_elected,
-            on_revoked,
-            on_leader_change,
-            true,
-        )?;
-        crate::election::elect(self, py, resource, candidate, settings, callbacks)
+        settings: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // `elect` binds the callbacks to the running loop, if any.
+        slf.py()
+            .import("asyncio")?
+            .call_method0("get_running_loop")?;
+        slf.call_method("elect", (resource, candidate), settings)
     }
 
     fn __repr__(&self) -> String {

@@ -220,13 +220,7 @@ impl PyElection {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let fut = py
-            .import("asyncio")?
-            .call_method0("get_running_loop")?
-            .call_method0("create_future")?;
-        fut.call_method1("set_result", (slf,))?;
-        Ok(fut)
+        crate::asyncio::ready(slf.into_any())
     }
 
     /// Stops the election (``stop_async()``).

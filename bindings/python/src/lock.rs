@@ -87,7 +87,10 @@ fn exit_outcome(
 /// A validity as Python float seconds, or int milliseconds for the `_ms` form.
 fn validity_in(py: Python<'_>, v: Duration, in_ms: bool) -> PyResult<Py<PyAny>> {
     Ok(if in_ms {
-        (v.as_millis() as u64).into_pyobject(py)?.into_any().unbind()
+        (v.as_millis() as u64)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind()
     } else {
         v.as_secs_f64().into_pyobject(py)?.into_any().unbind()
     })
@@ -267,13 +270,7 @@ impl PyLock {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let fut = py
-            .import("asyncio")?
-            .call_method0("get_running_loop")?
-            .call_method0("create_future")?;
-        fut.call_method1("set_result", (slf,))?;
-        Ok(fut)
+        crate::asyncio::ready(slf.into_any())
     }
 
     pub(crate) fn __aexit__<'py>(

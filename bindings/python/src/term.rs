@@ -312,7 +312,10 @@ pub fn elected_async<'py>(
         s.elected_waiters.push(Box::new(move |term| {
             pending.push(Box::new(move |py| {
                 let pf = pf.bind(py);
-                if pf.call_method0("done").is_ok_and(|d| d.is_truthy().unwrap_or(true)) {
+                if pf
+                    .call_method0("done")
+                    .is_ok_and(|d| d.is_truthy().unwrap_or(true))
+                {
                     return;
                 }
                 let r = match term {

@@ -9,15 +9,7 @@ import pytest
 
 import redlead
 from redlead import RevokeReason
-
-
-def wait_until(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+from conftest import wait_until
 
 
 def run(coro):
