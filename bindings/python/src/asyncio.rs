@@ -21,18 +21,18 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 /// A completion, run on the loop's thread with the GIL.
-type Done = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
+pub(crate) type Done = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
 
 /// The completions waiting for one event loop, and the socket pair that
 /// wakes it.
-struct Pending {
+pub(crate) struct Pending {
     queue: Mutex<Vec<Done>>,
     wake: UnixStream,
     watched: UnixStream,
 }
 
 impl Pending {
-    fn push(&self, done: Done) {
+    pub(crate) fn push(&self, done: Done) {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let first = q.is_empty();
         q.push(done);
@@ -68,7 +68,7 @@ impl LoopWaker {
 /// Loop -> its LoopWaker, dropped with the loop.
 static WAKERS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn pending_for(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Pending>> {
+pub(crate) fn pending_for(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Pending>> {
     let wakers = WAKERS
         .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
             Ok(py
@@ -133,6 +133,18 @@ impl AbortOnCancel {
         }
         Ok(())
     }
+}
+
+/// An asyncio future of the running loop, already done with `value`: what
+/// `__aenter__` returns for an object that is its own context.
+pub fn ready<'py>(value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let fut = value
+        .py()
+        .import("asyncio")?
+        .call_method0("get_running_loop")?
+        .call_method0("create_future")?;
+    fut.call_method1("set_result", (value,))?;
+    Ok(fut)
 }
 
 /// Runs `fut` on `rt` and returns an asyncio future of the running loop that

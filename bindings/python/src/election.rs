@@ -1,80 +1,50 @@
-//! `redlead.Election`: a candidate in a leader election, with Python callbacks.
+//! `redlead.Election`: a candidate in a leader election, with Python
+//! callbacks (`callbacks.rs`) and `run_while_leader` (`term.rs` and the
+//! package's `_leadership.py`).
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use redlead::validate::Zero;
-use redlead::{Election, ElectionEvent, ElectionOverrides};
+use redlead::{Election, ElectionOverrides};
 use tokio::runtime::Handle;
 
-use crate::args::optional_millis;
+use crate::args::{duration, RENEW_INTERVAL, RETRY_INTERVAL, RETRY_JITTER, STEP_DOWN_MARGIN, TTL};
+use crate::callbacks::Callbacks;
 use crate::client::Client;
 use crate::errors::{to_py, IntoPy};
-use crate::runtime::{check_pid, wait, with_python};
+use crate::runtime::{check_pid, wait};
+use crate::term::{elected_async, wait_elected, Term, TermWatch};
 
 /// Elections alive in this process (with the pid that started them: a
 /// child after fork() must not wait on its parent's), for the `atexit` hook.
 static LIVE: Mutex<Vec<(u32, Weak<Election>)>> = Mutex::new(Vec::new());
 
-/// The Python callbacks of one election; called on the election's event
-/// thread with the GIL. An exception goes to `sys.unraisablehook` and the
-/// election goes on.
-struct Callbacks {
-    on_elected: Option<Py<PyAny>>,
-    on_revoked: Option<Py<PyAny>>,
-    on_leader_change: Option<Py<PyAny>>,
-}
+/// A duration setting as given: (seconds, milliseconds).
+type Given<'a, 'py> = (Option<&'a Bound<'py, PyAny>>, Option<&'a Bound<'py, PyAny>>);
 
-impl Callbacks {
-    fn deliver(&self, ev: &ElectionEvent) {
-        let cb = match ev {
-            ElectionEvent::Elected { .. } => &self.on_elected,
-            ElectionEvent::Revoked { .. } => &self.on_revoked,
-            ElectionEvent::LeaderChanged { .. } => &self.on_leader_change,
-        };
-        let Some(cb) = cb else { return };
-        with_python(|py| {
-            let cb = cb.bind(py);
-            let r = match ev {
-                ElectionEvent::Elected { term, .. } => cb.call1((*term,)),
-                ElectionEvent::Revoked { term, reason, .. } => {
-                    cb.call1((*term, reason.to_string()))
-                }
-                ElectionEvent::LeaderChanged { leader } => cb.call1((leader.clone(),)),
-            };
-            if let Err(e) = r {
-                e.write_unraisable(py, Some(cb));
-            }
-        });
-    }
-}
-
-fn callable(name: &str, v: Option<Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
-    match v {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) if v.is_callable() => Ok(Some(v.unbind())),
-        Some(v) => Err(PyTypeError::new_err(format!(
-            "{name} must be callable or None, not {}",
-            v.get_type().name()?
-        ))),
-    }
+/// The durations of `Client.elect`, each in seconds or milliseconds.
+pub struct Settings<'a, 'py> {
+    pub ttl: Given<'a, 'py>,
+    pub renew_interval: Given<'a, 'py>,
+    pub retry_interval: Given<'a, 'py>,
+    pub retry_jitter: Given<'a, 'py>,
+    pub step_down_margin: Given<'a, 'py>,
 }
 
 /// A candidate in a leader election on ``resource``.
 ///
 /// Campaigns in the background from creation until ``stop()``. Callbacks run
-/// in order on one library thread per election (never on the caller's):
-/// ``on_elected(term)``, ``on_revoked(term, reason)`` with reason one of
-/// "lost quorum", "taken over", "resigned", "stopped", and
+/// in order, on one library thread per election, or on the event loop that
+/// was running when it was made: ``on_elected(term)``,
+/// ``on_revoked(term, reason)`` with a RevokeReason, and
 /// ``on_leader_change(leader_id_or_None)``. An exception in a callback is
 /// reported through ``sys.unraisablehook``; the election goes on. Use it as a
-/// context manager to stop it on exit.
+/// context manager (``with`` or ``async with``) to stop it on exit.
 #[pyclass(frozen, module = "redlead._redlead", name = "Election")]
 pub struct PyElection {
     inner: Arc<Election>,
+    watch: Arc<TermWatch>,
     rt: Handle,
     pid: u32,
 }
@@ -157,7 +127,9 @@ impl PyElection {
             ));
         }
         let e = self.inner.clone();
-        wait(py, &self.rt, async move { e.stop().await })?.py_err(py)
+        let r = wait(py, &self.rt, async move { e.stop().await })?;
+        self.watch.close();
+        r.py_err(py)
     }
 
     /// Awaitable ``leader()``.
@@ -182,18 +154,84 @@ impl PyElection {
         })
     }
 
-    /// Awaitable ``stop()``.
+    /// Awaitable ``stop()``: once it completes, the callbacks of every
+    /// event before the stop have run.
     fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         check_pid(self.pid, "Election")?;
         let e = self.inner.clone();
-        crate::asyncio::spawn(py, &self.rt, async move { e.stop().await }, |py, r| {
+        let watch = self.watch.clone();
+        let stop = async move {
+            let r = e.stop().await;
+            watch.close();
+            r
+        };
+        crate::asyncio::spawn(py, &self.rt, stop, |py, r| {
             r.py_err(py)?;
             Ok(py.None())
         })
     }
 
+    /// Runs ``fn(term)`` once this candidate leads (blocking until then;
+    /// raises Closed if the election is stopped first) and resigns when it
+    /// returns, handing over at once. ``term`` is a Term, set (like a
+    /// ``threading.Event``) when the term ends, at the latest at the
+    /// step-down point, before the lease's validity ends: ``fn`` checks
+    /// ``term.is_set()`` or waits on ``term.wait()`` and stops acting as
+    /// leader when it is set. Returns what ``fn`` returns; raises LockLost
+    /// when the term was lost (lost quorum, taken over) before ``fn``
+    /// returned, as ``with client.lock()`` does.
+    #[pyo3(signature = (function, /))]
+    fn run_while_leader<'py>(
+        slf: &Bound<'py, Self>,
+        function: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("redlead._leadership")?
+            .call_method1("run_while_leader", (slf, function))
+    }
+
+    /// Awaitable ``run_while_leader``: ``fn(term)`` returns a coroutine,
+    /// run as a task that is cancelled when the term ends (then this raises
+    /// LockLost for a lost term, or returns None after resign() or stop()).
+    #[pyo3(signature = (function, /))]
+    fn run_while_leader_async<'py>(
+        slf: &Bound<'py, Self>,
+        function: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("redlead._leadership")?
+            .call_method1("run_while_leader_async", (slf, function))
+    }
+
+    /// Blocks until this candidate leads; its Term.
+    fn _wait_elected(&self, py: Python<'_>) -> PyResult<Term> {
+        check_pid(self.pid, "Election")?;
+        wait_elected(py, &self.inner, &self.watch)
+    }
+
+    /// Awaitable ``_wait_elected``.
+    fn _elected_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        check_pid(self.pid, "Election")?;
+        elected_async(py, &self.inner, &self.watch)
+    }
+
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::asyncio::ready(slf.into_any())
+    }
+
+    /// Stops the election (``stop_async()``).
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc_type: &Bound<'py, PyAny>,
+        _exc: &Bound<'py, PyAny>,
+        _tb: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.stop_async(py)
     }
 
     /// Stops the election.
@@ -221,61 +259,51 @@ impl PyElection {
     }
 }
 
-/// `Client.elect` (documented there).
-#[allow(clippy::too_many_arguments)]
+/// `Client.elect` and `Client.elect_async` (documented there).
 pub fn elect(
     client: &Client,
     py: Python<'_>,
     resource: String,
     candidate: String,
-    ttl_ms: Option<&Bound<'_, PyAny>>,
-    on_elected: Option<Bound<'_, PyAny>>,
-    on_revoked: Option<Bound<'_, PyAny>>,
-    on_leader_change: Option<Bound<'_, PyAny>>,
-    renew_interval_ms: Option<&Bound<'_, PyAny>>,
-    retry_interval_ms: Option<&Bound<'_, PyAny>>,
-    retry_jitter_ms: Option<&Bound<'_, PyAny>>,
-    step_down_margin_ms: Option<&Bound<'_, PyAny>>,
+    settings: Settings<'_, '_>,
+    callbacks: Callbacks,
 ) -> PyResult<PyElection> {
-    check_pid(client.pid, "Client")?;
     crate::args::resource(py, &resource)?;
     let mut overrides = ElectionOverrides::default();
-    overrides.ttl = optional_millis(py, "ttl_ms", ttl_ms, Zero::Rejected)?;
-    overrides.renew_interval =
-        optional_millis(py, "renew_interval_ms", renew_interval_ms, Zero::Rejected)?;
-    overrides.retry_interval =
-        optional_millis(py, "retry_interval_ms", retry_interval_ms, Zero::Rejected)?;
-    overrides.retry_jitter =
-        optional_millis(py, "retry_jitter_ms", retry_jitter_ms, Zero::Allowed)?;
-    overrides.step_down_margin = optional_millis(
-        py,
-        "step_down_margin_ms",
-        step_down_margin_ms,
-        Zero::Rejected,
-    )?;
+    let given = |s, (secs, ms): Given<'_, '_>| duration(py, s, secs, ms);
+    overrides.ttl = given(&TTL, settings.ttl)?;
+    overrides.renew_interval = given(&RENEW_INTERVAL, settings.renew_interval)?;
+    overrides.retry_interval = given(&RETRY_INTERVAL, settings.retry_interval)?;
+    overrides.retry_jitter = given(&RETRY_JITTER, settings.retry_jitter)?;
+    overrides.step_down_margin = given(&STEP_DOWN_MARGIN, settings.step_down_margin)?;
     let config = overrides.to_config();
-    let callbacks = Callbacks {
-        on_elected: callable("on_elected", on_elected)?,
-        on_revoked: callable("on_revoked", on_revoked)?,
-        on_leader_change: callable("on_leader_change", on_leader_change)?,
+    let core = client.core(py)?;
+    crate::log::refresh_level(py);
+    let watch = Arc::new(TermWatch::default());
+    let handler = {
+        let watch = watch.clone();
+        move |ev: &redlead::ElectionEvent| {
+            // First the terms (no GIL), then Python.
+            watch.on_event(ev);
+            callbacks.deliver(ev);
+        }
     };
     let election = {
-        let _in_runtime = client.rt.enter();
-        Election::start(&client.redlock, &resource, &candidate, config, move |ev| {
-            callbacks.deliver(ev)
-        })
-        .map_err(|e| to_py(py, e))?
+        let _in_runtime = core.rt.enter();
+        Election::start(&core.redlock, &resource, &candidate, config, handler)
+            .map_err(|e| to_py(py, e))?
     };
     let inner = Arc::new(election);
     {
         let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|(_, w)| w.strong_count() > 0);
-        live.push((client.pid, Arc::downgrade(&inner)));
+        live.push((core.pid, Arc::downgrade(&inner)));
     }
     Ok(PyElection {
         inner,
-        rt: client.rt.clone(),
-        pid: client.pid,
+        watch,
+        rt: core.rt,
+        pid: core.pid,
     })
 }
 
@@ -308,6 +336,7 @@ fn _stop_all_elections(py: Python<'_>) -> PyResult<()> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyElection>()?;
+    m.add_class::<Term>()?;
     m.add_function(wrap_pyfunction!(_stop_all_elections, m)?)?;
     Ok(())
 }

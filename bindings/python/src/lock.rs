@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
-use redlead::validate::Zero;
 use redlead::{Error, ErrorKind};
 use tokio::runtime::Handle;
 
-use crate::args::millis;
+use crate::args::{duration, TTL};
 use crate::errors::{new_err, to_py, IntoPy};
+use crate::redlock_cell::Core;
 use crate::runtime::{check_pid, wait_short};
 
 /// A held lock. Use it as a context manager (released on exit), or call
@@ -25,13 +25,23 @@ pub struct PyLock {
 }
 
 impl PyLock {
-    pub fn new(inner: redlead::Lock, ttl: Duration, rt: Handle, pid: u32) -> PyLock {
+    pub fn new(inner: redlead::Lock, ttl: Duration, core: &Core) -> PyLock {
         PyLock {
             inner: Arc::new(inner),
             ttl,
-            rt,
-            pid,
+            rt: core.rt.clone(),
+            pid: core.pid,
         }
+    }
+
+    /// The ttl of an extension: given in seconds or ms, else the acquire's.
+    fn extension_ttl(
+        &self,
+        py: Python<'_>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Duration> {
+        Ok(duration(py, &TTL, ttl, ttl_ms)?.unwrap_or(self.ttl))
     }
 
     fn lost_on_exit(&self, py: Python<'_>) -> PyErr {
@@ -74,6 +84,18 @@ fn exit_outcome(
     Ok(false)
 }
 
+/// A validity as Python float seconds, or int milliseconds for the `_ms` form.
+fn validity_in(py: Python<'_>, v: Duration, in_ms: bool) -> PyResult<Py<PyAny>> {
+    Ok(if in_ms {
+        (v.as_millis() as u64)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind()
+    } else {
+        v.as_secs_f64().into_pyobject(py)?.into_any().unbind()
+    })
+}
+
 #[pymethods]
 impl PyLock {
     /// The resource name this lock protects.
@@ -102,13 +124,25 @@ impl PyLock {
         self.inner.fencing_token().map(|t| t.get())
     }
 
-    /// Milliseconds left before another client may take the lock (0 when over).
+    /// Seconds left before another client may take the lock (0.0 when over).
+    #[getter]
+    fn validity(&self) -> f64 {
+        self.inner.validity().as_secs_f64()
+    }
+
+    /// ``validity`` in whole milliseconds.
     #[getter]
     fn validity_ms(&self) -> u64 {
         self.inner.validity().as_millis() as u64
     }
 
-    /// The ttl the lock was acquired with, in milliseconds.
+    /// The ttl the lock was acquired with, in seconds.
+    #[getter]
+    fn ttl(&self) -> f64 {
+        self.ttl.as_secs_f64()
+    }
+
+    /// ``ttl`` in whole milliseconds.
     #[getter]
     fn ttl_ms(&self) -> u64 {
         self.ttl.as_millis() as u64
@@ -143,46 +177,44 @@ impl PyLock {
             .collect()
     }
 
-    /// Sets the lock's time to live to ``ttl_ms`` (default: the acquire ttl)
-    /// on every node where it is still this lock's; returns the new validity
-    /// in ms. Raises LockLost when a quorum no longer holds it,
-    /// ConnectionError when too few nodes answered, Closed after release.
-    #[pyo3(signature = (ttl_ms=None))]
-    fn extend(&self, py: Python<'_>, ttl_ms: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    /// Sets the lock's time to live to ``ttl`` seconds (or ``ttl_ms``;
+    /// default: the acquire ttl) on every node where it is still this
+    /// lock's; returns the new validity in seconds (in whole milliseconds
+    /// when given ``ttl_ms``, as before seconds were taken). Raises LockLost
+    /// when a quorum no longer holds it, ConnectionError when too few nodes
+    /// answered, Closed after release.
+    #[pyo3(signature = (*, ttl=None, ttl_ms=None))]
+    fn extend(
+        &self,
+        py: Python<'_>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        ttl_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         check_pid(self.pid, "Lock")?;
-        let ttl = match ttl_ms {
-            Some(v) => millis(py, "ttl_ms", v, Zero::Rejected)?,
-            None => self.ttl,
-        };
+        let in_ms = ttl_ms.is_some_and(|v| !v.is_none());
+        let ttl = self.extension_ttl(py, ttl, ttl_ms)?;
         let lock = self.inner.clone();
         let v = wait_short(py, &self.rt, async move { lock.extend(ttl).await }).py_err(py)?;
-        Ok(v.as_millis() as u64)
+        validity_in(py, v, in_ms)
     }
 
     /// Awaitable ``extend()``.
-    #[pyo3(signature = (ttl_ms=None))]
+    #[pyo3(signature = (*, ttl=None, ttl_ms=None))]
     fn extend_async<'py>(
         &self,
         py: Python<'py>,
+        ttl: Option<&Bound<'py, PyAny>>,
         ttl_ms: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         check_pid(self.pid, "Lock")?;
-        let ttl = match ttl_ms {
-            Some(v) => millis(py, "ttl_ms", v, Zero::Rejected)?,
-            None => self.ttl,
-        };
+        let in_ms = ttl_ms.is_some_and(|v| !v.is_none());
+        let ttl = self.extension_ttl(py, ttl, ttl_ms)?;
         let lock = self.inner.clone();
         crate::asyncio::spawn(
             py,
             &self.rt,
             async move { lock.extend(ttl).await },
-            |py, r| {
-                let v = r.py_err(py)?;
-                Ok((v.as_millis() as u64)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind())
-            },
+            move |py, r| validity_in(py, r.py_err(py)?, in_ms),
         )
     }
 
@@ -217,7 +249,7 @@ impl PyLock {
 
     /// Releases the lock; raises LockLost if it was lost while held (unless
     /// another exception is already propagating).
-    fn __exit__(
+    pub(crate) fn __exit__(
         &self,
         py: Python<'_>,
         exc_type: &Bound<'_, PyAny>,
@@ -238,16 +270,10 @@ impl PyLock {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let fut = py
-            .import("asyncio")?
-            .call_method0("get_running_loop")?
-            .call_method0("create_future")?;
-        fut.call_method1("set_result", (slf,))?;
-        Ok(fut)
+        crate::asyncio::ready(slf.into_any())
     }
 
-    fn __aexit__<'py>(
+    pub(crate) fn __aexit__<'py>(
         &self,
         py: Python<'py>,
         exc_type: &Bound<'py, PyAny>,

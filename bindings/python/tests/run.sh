@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the package from source and runs its tests against real redis-server
+# Builds the wheel that would go to an index (build-wheel.sh: abi3,
+# manylinux_2_28), installs it and runs the tests against real redis-server
 # nodes (started by tests/conftest.py on free loopback ports).
 #
 #   bash bindings/python/tests/run.sh          # from anywhere
@@ -19,17 +20,14 @@ else
     py="$here/.venv/bin/python"
 fi
 
-"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" pytest mypy
+"$py" -m pip install --quiet --disable-pip-version-check pytest mypy
 
-# Release build into the workspace target dir (shared with cargo), then install
-# the wheel: this is what `pip install ./bindings/python` does, minus the
-# isolated build environment.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+# The release wheel, built into the workspace target dir (shared with cargo),
+# is what is tested: the same file an index would get.
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
-"$py" -m maturin build --release --quiet --manifest-path "$here/Cargo.toml" --out "$wheels" \
-    --interpreter "$py"
-"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
+wheel="$(PYTHON="$py" bash "$here/build-wheel.sh" "$wheels")"
+"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
 cd "$here"
 "$py" -m pytest -q -p no:cacheprovider tests "$@"

@@ -8,15 +8,7 @@ import time
 import pytest
 
 import redlead
-
-
-def wait_until(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+from conftest import wait_until
 
 
 class Recorder:

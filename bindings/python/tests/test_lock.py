@@ -115,7 +115,7 @@ def test_extend_after_takeover_raises_lock_lost(client, nodes, res):
 
 def test_lock_context_manager_auto_extends_and_releases(client, nodes, res):
     with client.lock(res, ttl_ms=300, wait_ms=1_000) as lock:
-        assert lock.fencing_token is not None  # fenced by default
+        assert lock.fencing_token is None  # unfenced unless asked, as everywhere
         time.sleep(1.0)  # > 3 ttls: only auto-extension keeps it
         assert lock.is_held
         assert lock.extensions >= 2

@@ -30,3 +30,11 @@ def test_package_type_checks_strictly():
     r = run("mypy", "--strict", "--no-incremental", "-p", "redlead")
     assert r.returncode == 0, r.stdout + r.stderr
     assert (PKG / "py.typed").exists()
+
+
+def test_revoke_reason_stub_docstring_is_the_runtimes():
+    import ast
+
+    tree = ast.parse((PKG / "_redlead.pyi").read_text())
+    stub = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RevokeReason")
+    assert ast.get_docstring(stub) == redlead.RevokeReason.__doc__
