@@ -113,22 +113,32 @@ def test_io_thread_renews_while_python_holds_the_gil_and_logs_pile_up(urls, res,
     assert wait_until(lambda: leader.is_leader)
     follower = client.elect(res, "follower", ttl=0.8, retry_interval=0.05)
     term, transitions = leader.term, leader.transitions
-    ticks = []
-    stop_ticking = threading.Event()
+    def hold_the_gil():
+        """Holds the GIL ~1.5 s; returns the longest time no other Python
+        thread ran, and how long the hold took."""
+        ticks = []
+        stop_ticking = threading.Event()
 
-    def ticker():  # shows whether any other Python thread got the GIL
-        while not stop_ticking.is_set():
-            ticks.append(time.monotonic())
-            time.sleep(0.01)
+        def ticker():  # shows whether any other Python thread got the GIL
+            while not stop_ticking.is_set():
+                ticks.append(time.monotonic())
+                time.sleep(0.01)
 
-    t = threading.Thread(target=ticker)
-    t.start()
-    time.sleep(0.05)
-    per_million = min(_timed_sum(2_000_000) / 2 for _ in range(3))  # the least disturbed
-    held = _timed_sum(int(1.5 / per_million * 1_000_000))  # holds the GIL throughout
-    stop_ticking.set()
-    t.join()
-    gap = max(b - a for a, b in zip(ticks, ticks[1:]))
+        t = threading.Thread(target=ticker)
+        t.start()
+        time.sleep(0.05)
+        per_million = min(_timed_sum(2_000_000) / 2 for _ in range(3))  # the least disturbed
+        held = _timed_sum(int(1.5 / per_million * 1_000_000))  # holds the GIL throughout
+        stop_ticking.set()
+        t.join()
+        return max(b - a for a, b in zip(ticks, ticks[1:])), held
+
+    # Now and then (2 runs in 15 here) the hold ends early for a reason not
+    # found; the scenario is then tried again, up to three times.
+    for _ in range(3):
+        gap, held = hold_the_gil()
+        if gap > 1.0:
+            break
     assert gap > 1.0, (
         f"the GIL was not held as planned (longest gap {gap:.2f} s, held {held:.2f} s)")
     still = (leader.is_leader, leader.term, leader.transitions, follower.is_leader)
