@@ -46,6 +46,7 @@
 //! (docs/safety.md).
 
 mod config;
+mod connection;
 pub mod election;
 mod error;
 mod fencing;

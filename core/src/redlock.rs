@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::connection::{Dialing, NodeKind};
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::{self, FencingToken};
 use crate::lock::{Acquired, AutoExtend, Lock};
@@ -89,17 +90,24 @@ impl Redlock {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::invalid("Redlock::new must be called within a tokio runtime"))?;
+        let dialing = Dialing {
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.node_timeout,
+            tls: config.tls.clone(),
+        };
         let nodes = node_urls
             .iter()
-            .map(|u| {
-                Node::new(
-                    u.as_ref(),
-                    config.node_timeout,
-                    config.connect_timeout,
-                    config.tls.as_ref(),
-                )
-            })
+            .map(|u| Node::new(u.as_ref(), &dialing))
             .collect::<Result<Vec<_>>>()?;
+        if !config.key_format.hash_tag && nodes.iter().any(|n| n.kind() == NodeKind::Cluster) {
+            // The fenced acquisition reads the fencing key in the same
+            // pipeline that sets the lock key; on a cluster both must hash
+            // to one slot, which only the hash tag guarantees.
+            return Err(Error::invalid(
+                "key_format.hash_tag must be true with a Redis Cluster node \
+                 (redis+cluster://): the lock key and its fencing key must share a slot",
+            ));
+        }
         for node in &nodes {
             let node = node.clone();
             runtime.spawn(async move { node.warm_up().await });
