@@ -22,7 +22,8 @@ use redis::{Client, Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::config::Tls;
 
-pub(crate) use node_url::{redact, NodeUrl};
+pub use node_url::redact;
+pub(crate) use node_url::NodeUrl;
 
 /// How a node's connections are made.
 #[derive(Clone)]

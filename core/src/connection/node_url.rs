@@ -224,10 +224,11 @@ fn has_port(host: &str) -> bool {
     }
 }
 
-/// The URL with its credentials replaced: the user and password before `@`,
-/// and the value of every query parameter whose name mentions a password
-/// (`sentinel_password=`), for error messages.
-pub(crate) fn redact(url: &str) -> String {
+/// A node URL with its credentials replaced by `***`: the user and
+/// password before `@`, and the value of every query parameter whose name
+/// mentions a password (`sentinel_password=`). For messages and logs; the
+/// command line shows node URLs through it too.
+pub fn redact(url: &str) -> String {
     let (url, query) = match url.split_once('?') {
         Some((u, q)) => (u, Some(q)),
         None => (url, None),
