@@ -205,7 +205,11 @@ mod tests {
     fn node_lists_keep_the_commas_of_cluster_and_sentinel_host_lists() {
         assert_eq!(
             split_node_list("redis://a:1, redis+cluster://b:1,b:2,b:3,redis+sentinel://c:1,c:2/m,"),
-            ["redis://a:1", "redis+cluster://b:1,b:2,b:3", "redis+sentinel://c:1,c:2/m"]
+            [
+                "redis://a:1",
+                "redis+cluster://b:1,b:2,b:3",
+                "redis+sentinel://c:1,c:2/m"
+            ]
         );
         assert_eq!(split_node_list(" , "), Vec::<String>::new());
         // A list that starts without a scheme stays one (bad) URL, which

@@ -50,6 +50,9 @@ fn lock_and_status_take_a_cluster_node_alone_and_in_a_node_list() {
     assert_eq!(v["nodes"], 3, "the list is three nodes");
     let nodes = v["resources"][0]["nodes"].as_array().unwrap();
     assert_eq!(nodes[0]["node"], url);
-    assert!(nodes[0]["error"].as_str().unwrap().contains("cluster or sentinel"));
+    assert!(nodes[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("cluster or sentinel"));
     assert_eq!(nodes[1]["ok"], true);
 }

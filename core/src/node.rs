@@ -1,8 +1,9 @@
-//! One Redis master and the commands Redlock sends it.
+//! One Redlock node and the commands Redlock sends it.
 //!
-//! Each node has exactly one multiplexed connection (a `ConnectionManager`,
-//! which reconnects in the background). Commands on it reach the server in the
-//! order they were issued. On top of that, every command of this client for a
+//! A node is one server, a Redis Cluster or a Sentinel-managed master; its
+//! [`Connection`] (connection/) hides which, and keeps one multiplexed
+//! connection per server, which reconnects in the background. Commands on it
+//! reach the server in the order they were issued. On top of that, every command of this client for a
 //! resource on a node goes through the node's per-key queue
 //! ([`Node::enqueue`]): it is sent only once the client's previous command for
 //! the same key on that node has settled. So a release never overtakes the

@@ -77,7 +77,10 @@ impl std::fmt::Debug for Redlock {
 impl Redlock {
     /// Validates the configuration and the node URLs
     /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS,
-    /// `redis+unix:///path`). Connections are made lazily and kept; a node that
+    /// `redis+unix:///path`; a Redis Cluster as one node,
+    /// `redis+cluster://h1:p1,h2:p2`; a Sentinel-managed master as one node,
+    /// `redis+sentinel://s1:p1,s2:p2/<master name>`: docs/deployment.md).
+    /// Connections are made lazily and kept; a node that
     /// is down now is retried in the background and never delays an operation
     /// by more than `node_timeout`.
     pub fn new<S: AsRef<str>>(node_urls: &[S], config: Config) -> Result<Redlock> {

@@ -30,21 +30,42 @@ async fn lock(rl: &Redlock, resource: &str, opts: &LockOptions) -> Lock {
 }
 
 /// Extends until the node answers (it follows the new master meanwhile;
-/// `Connection` errors are retried for at most `within`), printing each
-/// failed attempt; returns the first answer and how many attempts it took.
-async fn extend_once_answered(lock: &Lock, within: Duration) -> (redlead::Result<Duration>, usize) {
+/// `Connection` errors are retried for at most 5 s), printing each attempt;
+/// returns the answer.
+async fn extend_once_answered(lock: &Lock, when: &str) -> redlead::Result<Duration> {
     let t = Instant::now();
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match lock.extend(TTL).await {
-            Err(e) if e.kind() == ErrorKind::Connection && t.elapsed() < within => {
-                println!("  extend {attempts} after {:?}: {e}", t.elapsed());
+        let answer = lock.extend(TTL).await;
+        println!(
+            "  extend {when}, attempt {attempts} after {:?}: {answer:?}",
+            t.elapsed()
+        );
+        match answer {
+            Err(e) if e.kind() == ErrorKind::Connection && t.elapsed() < Duration::from_secs(5) => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            answer => return (answer, attempts),
+            answer => return answer,
         }
     }
+}
+
+/// A lock that went through a failover with its key: it extends once the
+/// node answers, its key is where `read` finds it, and release removes it.
+async fn kept_through(held: &Lock, failover: &str, read: impl Fn(&str) -> Option<String>) {
+    extend_once_answered(held, failover).await.unwrap();
+    assert_eq!(read(held.key()).as_deref(), Some(held.value()));
+    held.release().await.unwrap();
+    assert_eq!(read(held.key()), None);
+}
+
+/// A lock whose key a failover lost: it still has validity, and its next
+/// extend that reaches the node says `Lost`.
+async fn lost_through(first: &Lock, failover: &str) {
+    assert!(first.validity() > Duration::ZERO && !first.is_lost());
+    let lost = extend_once_answered(first, failover).await.unwrap_err();
+    assert_eq!(lost.kind(), ErrorKind::Lost, "{lost}");
 }
 
 /// Takes and releases locks until one lands on `expected`: the node has
@@ -107,7 +128,7 @@ async fn a_cluster_node_locks_fences_and_elects_alone_and_next_to_standalone_nod
     let url = cluster.url();
     let rl = client(&[&url]);
     assert_eq!(rl.quorum().size(), 1);
-    assert_eq!(rl.node_names(), [url.clone()]);
+    assert_eq!(rl.node_names(), std::slice::from_ref(&url));
 
     // A plain lock: on the master of its slot, exclusive, extended, released.
     let held = lock(&rl, "deploy-plain", &LockOptions::default()).await;
@@ -191,12 +212,7 @@ async fn a_lock_on_a_cluster_node_survives_a_failover_that_lost_no_write() {
         t.elapsed()
     );
     assert_eq!(cluster.master_of(held.key()), replica);
-    let (extended, attempts) = extend_once_answered(&held, Duration::from_secs(5)).await;
-    println!("extend after the coordinated failover: {extended:?} on attempt {attempts}");
-    extended.unwrap();
-    assert_eq!(cluster.get(held.key()).as_deref(), Some(held.value()));
-    held.release().await.unwrap();
-    assert_eq!(cluster.get(held.key()), None);
+    kept_through(&held, "after CLUSTER FAILOVER", |k| cluster.get(k)).await;
 
     // A crash: kill the master once the lock reached its replica; the
     // cluster promotes the replica by itself.
@@ -214,12 +230,7 @@ async fn a_lock_on_a_cluster_node_survives_a_failover_that_lost_no_write() {
     assert_eq!(during.kind(), ErrorKind::Connection, "{during}");
     cluster.wait_master(replica, Duration::from_secs(15));
     println!("member {replica} promoted {:?} after the kill", t.elapsed());
-    let (extended, attempts) = extend_once_answered(&held, Duration::from_secs(5)).await;
-    println!("extend after the promotion: {extended:?} on attempt {attempts}");
-    extended.unwrap();
-    assert_eq!(cluster.get(held.key()).as_deref(), Some(held.value()));
-    held.release().await.unwrap();
-    assert_eq!(cluster.get(held.key()), None);
+    kept_through(&held, "after the promotion", |k| cluster.get(k)).await;
 }
 
 /// The hole: a master acknowledges the lock, dies before its replica has
@@ -289,13 +300,11 @@ async fn asynchronous_replication_lets_a_cluster_failover_hand_a_lock_to_two_hol
         first.validity(),
         first.fencing_token().unwrap()
     );
-    assert!(first.validity() > Duration::ZERO && !first.is_lost());
     // The fencing counter lost its raise with the key: both holders carry
     // the same token, and only a store that accepts strictly greater tokens
     // turns the second writer away.
     assert_eq!(second.fencing_token(), first.fencing_token());
-    let (lost, _) = extend_once_answered(&first, Duration::from_secs(5)).await;
-    assert_eq!(lost.unwrap_err().kind(), ErrorKind::Lost);
+    lost_through(&first, "of the unreplicated lock").await;
     second.release().await.unwrap();
 
     let refused = second_mixed
@@ -337,12 +346,7 @@ async fn a_sentinel_node_locks_elects_and_follows_the_master_across_a_failover()
     let followed = wait_until_locks_land_on(&rl, &group.data[1]).await;
     println!("new locks land on data[1] {followed:?} after that");
     assert!(followed < Duration::from_secs(2), "{followed:?}");
-    let (extended, attempts) = extend_once_answered(&held, Duration::from_secs(5)).await;
-    println!("extend after SENTINEL FAILOVER: {extended:?} on attempt {attempts}");
-    extended.unwrap();
-    assert_eq!(group.data[1].get(held.key()).as_deref(), Some(held.value()));
-    held.release().await.unwrap();
-    assert_eq!(group.data[1].get(held.key()), None);
+    kept_through(&held, "after SENTINEL FAILOVER", |k| group.data[1].get(k)).await;
 }
 
 /// A crash of the master: the lock the replica had survives it, the lock
@@ -369,10 +373,7 @@ async fn asynchronous_replication_lets_a_sentinel_failover_hand_a_lock_to_two_ho
     group.wait_master(1, Duration::from_secs(15));
     println!("master killed; replica promoted after {:?}", t.elapsed());
 
-    let (extended, attempts) = extend_once_answered(&kept, Duration::from_secs(5)).await;
-    println!("the replicated lock after the crash: extend {extended:?} on attempt {attempts}");
-    extended.unwrap();
-    kept.release().await.unwrap();
+    kept_through(&kept, "of the replicated lock", |k| group.data[1].get(k)).await;
 
     assert_eq!(group.data[1].get(first.key()), None);
     let second = second_client
@@ -383,9 +384,7 @@ async fn asynchronous_replication_lets_a_sentinel_failover_hand_a_lock_to_two_ho
         "the unreplicated lock: a second client holds it while the first believes it holds it for {:?} more",
         first.validity()
     );
-    assert!(first.validity() > Duration::ZERO && !first.is_lost());
-    let (lost, _) = extend_once_answered(&first, Duration::from_secs(5)).await;
-    assert_eq!(lost.unwrap_err().kind(), ErrorKind::Lost);
+    lost_through(&first, "of the unreplicated lock").await;
     second.release().await.unwrap();
 }
 
@@ -458,22 +457,21 @@ async fn in_the_cluster_expired_example_only_the_leader_processes_expired_keys()
         "subscribing to expirations",
         Duration::from_secs(10),
     );
-    let expire = |keys: &[&str]| {
+    // Keys that expire in 100 ms, on the masters of their slots; `worker`
+    // must report each.
+    let expire = |keys: &[&str], worker: &Worker| {
         for key in keys {
             let at = cluster.master_of(key);
             let reply = cluster.nodes[at].command(&["SET", key, "v", "PX", "100"]);
             assert_eq!(reply.as_deref(), Some("+OK"));
         }
+        for key in keys {
+            let line = format!("processed expired key {key} ");
+            wait_for_line(worker, &line, Duration::from_secs(5));
+        }
     };
     let first_keys = ["order:1", "order:2", "order:3", "invoice:9"];
-    expire(&first_keys);
-    for key in first_keys {
-        wait_for_line(
-            &workers[leader],
-            &format!("processed expired key {key} "),
-            Duration::from_secs(5),
-        );
-    }
+    expire(&first_keys, &workers[leader]);
     let follower = 1 - leader;
     assert!(
         !workers[follower].output().contains("processed"),
@@ -492,15 +490,7 @@ async fn in_the_cluster_expired_example_only_the_leader_processes_expired_keys()
         "leader killed; the other worker took over after {:?}",
         t.elapsed()
     );
-    let next_keys = ["order:4", "order:5"];
-    expire(&next_keys);
-    for key in next_keys {
-        wait_for_line(
-            &workers[follower],
-            &format!("processed expired key {key} "),
-            Duration::from_secs(5),
-        );
-    }
+    expire(&["order:4", "order:5"], &workers[follower]);
     for key in first_keys {
         assert!(!workers[follower].output().contains(&format!("key {key} ")));
     }
