@@ -24,15 +24,17 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// A Redis master: redis://HOST:PORT, with credentials
-    /// redis://USER:PASSWORD@HOST:PORT/DB, rediss:// for TLS. Repeat for each
-    /// node; a quorum is N/2+1. Passwords are never printed.
+    /// redis://USER:PASSWORD@HOST:PORT/DB, rediss:// for TLS; a Redis Cluster
+    /// as one node: redis+cluster://HOST:PORT,HOST:PORT; a Sentinel-managed
+    /// master: redis+sentinel://HOST:PORT,HOST:PORT/MASTER-NAME. Repeat for
+    /// each node, or separate URLs with commas (a comma starts a new URL only
+    /// before a scheme); a quorum is N/2+1. Passwords are never printed.
     #[arg(
         short = 'n',
         long = "node",
         value_name = "URL",
         env = "REDLEAD_NODES",
         hide_env_values = true,
-        value_delimiter = ',',
         global = true
     )]
     pub nodes: Vec<String>,

@@ -40,7 +40,8 @@ Exit status:
   126/127  CMD cannot be executed / was not found
   130/143  interrupted (SIGINT/SIGTERM) before CMD started
 
-Nodes: --node URL (repeatable) or REDLEAD_NODES=url,url,...
+Nodes: --node URL (repeatable) or REDLEAD_NODES=url,url,...; a Redis Cluster or a
+Sentinel-managed master is one node: redis+cluster://h:p,h:p, redis+sentinel://h:p,h:p/name
 Logs: -v (info), -vv (debug), or REDLEAD_LOG=<EnvFilter directives>.";
 
 /// Why a command ended unsuccessfully: a status and one line for stderr.

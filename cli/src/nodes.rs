@@ -18,18 +18,27 @@ fn secrets() -> &'static Mutex<Vec<String>> {
     SECRETS.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-/// Remembers the credentials of a URL so that [`scrub`] hides them.
+/// Remembers the credentials of a URL so that [`scrub`] hides them: its
+/// user info, and the values of `*password*=` query parameters
+/// (`redis+sentinel://...?sentinel_password=`).
 fn remember_credentials(url: &str) {
     let Some((_, rest)) = url.split_once("://") else {
         return;
     };
-    let Some(at) = rest.rfind('@') else { return };
-    let userinfo = &rest[..at];
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let mut s = secrets().lock().unwrap_or_else(|p| p.into_inner());
-    // Longest first, so that "user:pass" goes before "pass" alone.
-    s.push(userinfo.to_string());
-    if let Some((_, password)) = userinfo.split_once(':') {
-        s.push(password.to_string());
+    for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+        if name.to_ascii_lowercase().contains("password") {
+            s.push(value.to_string());
+        }
+    }
+    if let Some(at) = rest.rfind('@') {
+        let userinfo = &rest[..at];
+        // Longest first (sorted below), so that "user:pass" goes before "pass".
+        s.push(userinfo.to_string());
+        if let Some((_, password)) = userinfo.split_once(':') {
+            s.push(password.to_string());
+        }
     }
     s.retain(|x| x.len() >= 3);
     s.sort_by_key(|x| std::cmp::Reverse(x.len()));
@@ -48,21 +57,16 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
-/// The URL with its user:password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
+/// The URL with its credentials replaced by `***` (the library's rule).
+pub use redlead::redact_url as redact;
 
-/// The node URLs from `--node` (repeatable) or `REDLEAD_NODES`.
+/// The node URLs from `--node` (repeatable) or `REDLEAD_NODES`, each value
+/// possibly a comma-separated list (see [`split_node_list`]).
 pub fn urls(global: &Global) -> Result<Vec<String>, Failure> {
     let urls: Vec<String> = global
         .nodes
         .iter()
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty())
+        .flat_map(|v| split_node_list(v))
         .collect();
     for u in &urls {
         remember_credentials(u);
@@ -97,6 +101,24 @@ pub fn config(global: &Global) -> Result<Config, Failure> {
         config = config.with_tls(tls);
     }
     Ok(config)
+}
+
+/// `url,url,...` as URLs. A comma starts a new URL only when what follows
+/// it has a scheme (`redis://`, `rediss+cluster://`, ...): the host lists of
+/// `redis+cluster://h1:p1,h2:p2` and `redis+sentinel://s1,s2/name` keep their
+/// commas. Blank entries are dropped.
+pub fn split_node_list(list: &str) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for piece in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match urls.last_mut() {
+            Some(last) if !piece.contains("://") => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => urls.push(piece.to_string()),
+        }
+    }
+    urls
 }
 
 /// A client over the nodes of the command line. Nothing is dialled yet.
@@ -175,5 +197,23 @@ mod tests {
             "a password may contain @"
         );
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+        remember_credentials("redis+sentinel://s:1/m?sentinel_password=s3nt1nel-pw&x=1");
+        assert_eq!(scrub("auth s3nt1nel-pw failed"), "auth *** failed");
+    }
+
+    #[test]
+    fn node_lists_keep_the_commas_of_cluster_and_sentinel_host_lists() {
+        assert_eq!(
+            split_node_list("redis://a:1, redis+cluster://b:1,b:2,b:3,redis+sentinel://c:1,c:2/m,"),
+            [
+                "redis://a:1",
+                "redis+cluster://b:1,b:2,b:3",
+                "redis+sentinel://c:1,c:2/m"
+            ]
+        );
+        assert_eq!(split_node_list(" , "), Vec::<String>::new());
+        // A list that starts without a scheme stays one (bad) URL, which
+        // the library then refuses by name.
+        assert_eq!(split_node_list("h:1,redis://a:1"), ["h:1", "redis://a:1"]);
     }
 }

@@ -3,7 +3,10 @@
 //! The per-node reads go over plain connections of our own (GET, PTTL and
 //! ZSCORE in one pipeline), not through the library, which only exposes the
 //! quorum's view (`Redlock::holder_value`). Both are shown: a node that
-//! disagrees with the quorum is what an operator looks for.
+//! disagrees with the quorum is what an operator looks for. A Redis Cluster
+//! or Sentinel node has no per-node row of its own (which server holds its
+//! keys is the library's business): its row says so, and the quorum view,
+//! read through the library, covers it.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -57,10 +60,15 @@ struct NodeReport {
     error: Option<String>,
 }
 
+/// Why a cluster or sentinel node has no per-node row.
+const NOT_READ_DIRECTLY: &str =
+    "not read directly (a cluster or sentinel node; see the quorum view)";
+
 /// One node, read over a connection of our own.
 struct Reader {
     name: String,
-    client: redis::Client,
+    /// None for a cluster or sentinel node.
+    client: Option<redis::Client>,
     conn: Option<MultiplexedConnection>,
     timeout: Duration,
     connect_timeout: Duration,
@@ -98,14 +106,16 @@ impl Reader {
         key: &str,
         fence_key: &str,
     ) -> Result<(Option<String>, i64, Option<String>), String> {
+        let Some(client) = &self.client else {
+            return Err(NOT_READ_DIRECTLY.to_string());
+        };
         if self.conn.is_none() {
             let config = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(self.connect_timeout))
                 .set_response_timeout(Some(self.timeout));
             let conn = tokio::time::timeout(
                 self.connect_timeout,
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config),
+                client.get_multiplexed_async_connection_with_config(&config),
             )
             .await
             .map_err(|_| "timeout".to_string())?
@@ -137,7 +147,10 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<u8, Failure> {
         .iter()
         .zip(names)
         .map(|(url, name)| {
+            let scheme = url.split_once("://").map_or("", |(s, _)| s);
+            let direct = !scheme.contains("+cluster") && !scheme.contains("+sentinel");
             let client = match &tls {
+                _ if !direct => Ok(None),
                 // The library's TLS settings, for our own connections too.
                 Some(t) if url.starts_with("rediss://") => redis::Client::build_with_tls(
                     url.as_str(),
@@ -150,8 +163,9 @@ pub async fn run(global: &Global, args: StatusArgs) -> Result<u8, Failure> {
                         ),
                         root_cert: t.root_ca_pem.clone(),
                     },
-                ),
-                _ => redis::Client::open(url.as_str()),
+                )
+                .map(Some),
+                _ => redis::Client::open(url.as_str()).map(Some),
             }
             .map_err(|e| Failure::usage(format!("bad node URL {}: {e}", nodes::redact(url))))?;
             Ok(Reader {

@@ -17,9 +17,12 @@
 //!   step-down, fast handover on resign, observers.
 //!
 //! # Where each idea lives
-//! - `node`: one Redis master, its commands, and its per-key queue (a
+//! - `node`: one Redlock node, its commands, and its per-key queue (a
 //!   client's commands for one key on one node run in order, each after the
 //!   previous one settled).
+//! - `connection/`: the kinds of node — one server, a Redis Cluster
+//!   (`redis+cluster://`), a Sentinel-managed master (`redis+sentinel://`) —
+//!   their URLs, and the one connection each keeps (docs/deployment.md).
 //! - `nodeset`: the N nodes as one: fan a command out, gather to the quorum.
 //! - `quorum`: N/2 + 1 and the early verdict.
 //! - `redlock`: the client and one acquisition attempt as named steps.
@@ -52,6 +55,7 @@
 //! (docs/safety.md).
 
 mod config;
+mod connection;
 pub mod election;
 mod error;
 mod fencing;
@@ -73,6 +77,7 @@ pub mod validate;
 mod validity;
 
 pub use config::{Config, KeyFormat, Tls};
+pub use connection::redact as redact_url;
 pub use validate::{MAX_DURATION, MAX_OWNER_LEN, MAX_RESOURCE_LEN};
 
 pub use election::{

@@ -1,8 +1,9 @@
-//! One Redis master and the commands Redlock sends it.
+//! One Redlock node and the commands Redlock sends it.
 //!
-//! Each node has exactly one multiplexed connection (a `ConnectionManager`,
-//! which reconnects in the background). Commands on it reach the server in the
-//! order they were issued. On top of that, every command of this client for a
+//! A node is one server, a Redis Cluster or a Sentinel-managed master; its
+//! [`Connection`] (connection/) hides which, and keeps one multiplexed
+//! connection per server, which reconnects in the background. Commands on it
+//! reach the server in the order they were issued. On top of that, every command of this client for a
 //! resource on a node goes through the node's per-key queue
 //! ([`Node::enqueue`]): it is sent only once the client's previous command for
 //! the same key on that node has settled. So a release never overtakes the
@@ -16,12 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
-use redis::aio::ConnectionManager;
-use redis::aio::ConnectionManagerConfig;
-use redis::{Client, IntoConnectionInfo, RedisError, Value};
+use redis::{RedisError, Value};
 use tokio::time::Instant;
 
-use crate::config::Tls;
+use crate::connection::{redact, Connection, Dialing, NodeKind, NodeUrl};
 use crate::error::{Error, NodeOutcome, Result};
 use crate::scripts;
 
@@ -61,47 +60,33 @@ pub(crate) struct Node {
     legacy_zadd: AtomicBool,
     /// Set once the server refused `SET ... NX GET` (Redis < 7.0).
     legacy_set_get: AtomicBool,
-    client: Client,
-    conn: ConnectionManager,
+    conn: Connection,
     timeout: Duration,
     queue: Mutex<Queue>,
 }
 
 impl Node {
-    /// Parses the URL and prepares a lazy connection: nothing is dialled here,
-    /// so a node that is down at start costs nothing until it comes back.
-    pub fn new(
-        url: &str,
-        timeout: Duration,
-        connect_timeout: Duration,
-        tls: Option<&Tls>,
-    ) -> Result<Arc<Node>> {
-        if url.trim().is_empty() {
-            return Err(Error::invalid("node URL must not be empty"));
-        }
-        let info = url
-            .into_connection_info()
-            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
-        let name = info.addr().to_string();
-        let client = crate::tls::client(info, tls)
-            .map_err(|e| Error::invalid(format!("bad node URL {:?}: {e}", redact(url))))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(connect_timeout))
-            .set_response_timeout(None)
-            .set_number_of_retries(0)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| Error::invalid(format!("node {name}: {e}")))?;
+    /// Parses the URL (any form of docs/deployment.md) and prepares a lazy
+    /// connection: nothing is dialled here, so a node that is down at start
+    /// costs nothing until it comes back.
+    pub fn new(url: &str, dialing: &Dialing) -> Result<Arc<Node>> {
+        let parsed = NodeUrl::parse(url).map_err(Error::invalid)?;
+        let name = parsed.name(url);
+        let conn = Connection::open(parsed, dialing)
+            .map_err(|e| Error::invalid(format!("node {}: {e}", redact(url))))?;
         Ok(Arc::new(Node {
             name,
             legacy_zadd: AtomicBool::new(false),
             legacy_set_get: AtomicBool::new(false),
-            client,
             conn,
-            timeout,
+            timeout: dialing.command_timeout,
             queue: Mutex::new(Queue::default()),
         }))
+    }
+
+    /// A single server, a Redis Cluster, or a Sentinel-managed master.
+    pub fn kind(&self) -> NodeKind {
+        self.conn.kind()
     }
 
     /// Runs `command` as a task once every command enqueued earlier for `key`
@@ -334,16 +319,9 @@ impl Node {
     pub async fn watch_channel(
         &self,
         channel: &str,
-        mut on_message: impl FnMut(&[u8]),
+        on_message: impl FnMut(&[u8]),
     ) -> Result<(), RedisError> {
-        use futures::StreamExt;
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
-        let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
-            on_message(msg.get_payload_bytes());
-        }
-        Ok(())
+        self.conn.watch_channel(channel, on_message).await
     }
 
     /// Test hook: behave as with a server older than Redis 6.2 (no
@@ -419,14 +397,6 @@ fn parse_counter(score: Option<&str>) -> Result<u64, String> {
     }
 }
 
-/// The URL with any password replaced, for error messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -437,41 +407,69 @@ mod tests {
         ));
         assert!(!super::refused_as_syntax("ERR value is not a valid float"));
     }
-
-    #[test]
-    fn redact_hides_credentials() {
-        assert_eq!(super::redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
-        assert_eq!(super::redact("redis://h:1"), "redis://h:1");
-    }
 }
 
 #[cfg(test)]
 mod url_tests {
     use super::*;
 
+    fn dialing() -> Dialing {
+        Dialing {
+            connect_timeout: Duration::from_millis(50),
+            command_timeout: Duration::from_millis(50),
+            tls: None,
+        }
+    }
+
     #[tokio::test]
     async fn every_documented_url_form_parses() {
-        let t = Duration::from_millis(50);
-        for url in [
-            "redis://127.0.0.1:6379",
-            "redis://user:secret@127.0.0.1:6379/2",
-            "rediss://example.com:6380",
-            "redis+unix:///run/redis.sock",
-            "unix:///run/redis.sock",
+        for (url, kind) in [
+            ("redis://127.0.0.1:6379", NodeKind::Standalone),
+            ("redis://user:secret@127.0.0.1:6379/2", NodeKind::Standalone),
+            ("rediss://example.com:6380", NodeKind::Standalone),
+            ("redis+unix:///run/redis.sock", NodeKind::Standalone),
+            ("unix:///run/redis.sock", NodeKind::Standalone),
+            (
+                "redis+cluster://u:secret@10.0.0.1:7000,10.0.0.2:7000",
+                NodeKind::Cluster,
+            ),
+            ("rediss+cluster://10.0.0.1:7000", NodeKind::Cluster),
+            (
+                "redis+sentinel://u:secret@10.0.0.1:26379,10.0.0.2/mymaster/1",
+                NodeKind::Sentinel,
+            ),
+            (
+                "rediss+sentinel://10.0.0.1/mymaster?sentinel_password=secret",
+                NodeKind::Sentinel,
+            ),
         ] {
-            let node = Node::new(url, t, t, None).unwrap_or_else(|e| panic!("{url}: {e}"));
+            let node = Node::new(url, &dialing()).unwrap_or_else(|e| panic!("{url}: {e}"));
             assert!(!node.name.contains("secret"), "{}", node.name);
+            assert_eq!(node.kind(), kind, "{url}");
         }
-        for bad in ["", "   ", "http://h:1", "redis://h:port", "not a url"] {
-            let e = Node::new(bad, t, t, None)
+        for bad in [
+            "",
+            "   ",
+            "http://h:1",
+            "redis://h:port",
+            "not a url",
+            "redis+cluster://",
+            "redis+cluster://h:1,",
+            "redis+sentinel://h:1",
+            "redis+unix+cluster://h:1",
+        ] {
+            let e = Node::new(bad, &dialing())
                 .err()
                 .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(e.is_invalid_argument());
-            assert!(!e.to_string().contains("secret"));
         }
-        let e = Node::new("redis://u:secret@h:notaport", t, t, None)
-            .err()
-            .unwrap();
-        assert!(!e.to_string().contains("secret"), "{e}");
+        for secret in [
+            "redis://u:secret@h:notaport",
+            "redis+cluster://u:secret@h:1,h:x",
+            "redis+sentinel://u:secret@h:1/?sentinel_password=secret",
+        ] {
+            let e = Node::new(secret, &dialing()).err().unwrap();
+            assert!(!e.to_string().contains("secret"), "{e}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::connection::{Dialing, NodeKind};
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::{self, FencingToken};
 use crate::lock::{Acquired, AutoExtend, Lock};
@@ -77,7 +78,10 @@ impl std::fmt::Debug for Redlock {
 impl Redlock {
     /// Validates the configuration and the node URLs
     /// (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS,
-    /// `redis+unix:///path`). Connections are made lazily and kept; a node that
+    /// `redis+unix:///path`; a Redis Cluster as one node,
+    /// `redis+cluster://h1:p1,h2:p2`; a Sentinel-managed master as one node,
+    /// `redis+sentinel://s1:p1,s2:p2/<master name>`: docs/deployment.md).
+    /// Connections are made lazily and kept; a node that
     /// is down now is retried in the background and never delays an operation
     /// by more than `node_timeout`.
     pub fn new<S: AsRef<str>>(node_urls: &[S], config: Config) -> Result<Redlock> {
@@ -88,17 +92,24 @@ impl Redlock {
         crate::tls::check_provider(node_urls)?;
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::invalid("Redlock::new must be called within a tokio runtime"))?;
+        let dialing = Dialing {
+            connect_timeout: config.connect_timeout,
+            command_timeout: config.node_timeout,
+            tls: config.tls.clone(),
+        };
         let nodes = node_urls
             .iter()
-            .map(|u| {
-                Node::new(
-                    u.as_ref(),
-                    config.node_timeout,
-                    config.connect_timeout,
-                    config.tls.as_ref(),
-                )
-            })
+            .map(|u| Node::new(u.as_ref(), &dialing))
             .collect::<Result<Vec<_>>>()?;
+        if !config.key_format.hash_tag && nodes.iter().any(|n| n.kind() == NodeKind::Cluster) {
+            // The fenced acquisition reads the fencing key in the same
+            // pipeline that sets the lock key; on a cluster both must hash
+            // to one slot, which only the hash tag guarantees.
+            return Err(Error::invalid(
+                "key_format.hash_tag must be true with a Redis Cluster node \
+                 (redis+cluster://): the lock key and its fencing key must share a slot",
+            ));
+        }
         for node in &nodes {
             let node = node.clone();
             runtime.spawn(async move { node.warm_up().await });

@@ -13,50 +13,36 @@
 //! call [`install_ring_provider`] at start.
 
 #[cfg(feature = "tls-rustls")]
-use redis::IntoConnectionInfo;
+use crate::connection::NodeUrl;
 
+#[cfg(feature = "tls-rustls")]
 use crate::config::Tls;
 #[cfg(feature = "tls-rustls")]
 use crate::error::Error;
 use crate::error::Result;
 
-/// The redis client of one node: with the configured TLS material when the
-/// node is a TLS one.
-pub(crate) fn client(
-    info: redis::ConnectionInfo,
-    tls: Option<&Tls>,
-) -> redis::RedisResult<redis::Client> {
-    let is_tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
-    match tls.filter(|_| is_tls) {
-        #[cfg(feature = "tls-rustls")]
-        Some(t) => redis::Client::build_with_tls(
-            info,
-            redis::TlsCertificates {
-                client_tls: t
-                    .client_cert_pem
-                    .as_ref()
-                    .zip(t.client_key_pem.as_ref())
-                    .map(|(c, k)| redis::ClientTlsConfig {
-                        client_cert: c.clone(),
-                        client_key: k.clone(),
-                    }),
-                root_cert: t.root_ca_pem.clone(),
-            },
-        ),
-        // Without TLS compiled in, rediss:// does not parse and
-        // Config::validate refuses TLS material, so no node gets here.
-        _ => redis::Client::open(info),
+/// The redis crate's form of our TLS material.
+#[cfg(feature = "tls-rustls")]
+pub(crate) fn certificates(tls: &Tls) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: tls
+            .client_cert_pem
+            .as_ref()
+            .zip(tls.client_key_pem.as_ref())
+            .map(|(c, k)| redis::ClientTlsConfig {
+                client_cert: c.clone(),
+                client_key: k.clone(),
+            }),
+        root_cert: tls.root_ca_pem.clone(),
     }
 }
 
 /// Whether any of the URLs names a TLS node.
 #[cfg(feature = "tls-rustls")]
 fn names_tls_node<S: AsRef<str>>(node_urls: &[S]) -> bool {
-    node_urls.iter().any(|url| {
-        url.as_ref()
-            .into_connection_info()
-            .is_ok_and(|info| matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }))
-    })
+    node_urls
+        .iter()
+        .any(|url| NodeUrl::parse(url.as_ref()).is_ok_and(|u| u.is_tls()))
 }
 
 /// Fails when TLS nodes are configured and rustls has no provider to use.

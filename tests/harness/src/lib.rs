@@ -7,7 +7,12 @@
 //! faults per link come from a toxiproxy server ([`toxiproxy`]).
 
 pub mod floor;
+pub mod redis_cluster;
+pub mod replication;
+pub mod sentinel;
 pub mod toxiproxy;
+pub use redis_cluster::RedisCluster;
+pub use sentinel::SentinelGroup;
 pub use toxiproxy::{Direction, ProxiedCluster, Proxy, Toxiproxy};
 
 use std::io::{Read, Write};
@@ -110,6 +115,9 @@ pub struct Node {
     /// open for the harness's own commands).
     tls: Option<(u16, String, String, String)>,
     durable: bool,
+    /// Given first on the command line: a config file (which must come
+    /// first) and options such as `--sentinel` or `--cluster-enabled yes`.
+    leading_args: Vec<String>,
     dir: tempfile::TempDir,
     child: Option<Child>,
     frozen: bool,
@@ -153,14 +161,25 @@ impl Node {
                 files.path("ca.pem"),
             ))
         };
-        Node::start_inner(false, tls)
+        Node::start_inner(false, tls, |_, _| vec![])
     }
 
     fn start_with(durable: bool) -> Node {
-        Node::start_inner(durable, || None)
+        Node::start_inner(durable, || None, |_, _| vec![])
     }
 
-    fn start_inner(durable: bool, tls: impl Fn() -> Option<(u16, String, String, String)>) -> Node {
+    /// A node without persistence started with `args(dir, port)` before the
+    /// harness's own options: for a Redis Cluster member, a replica, a
+    /// sentinel (whose config file, written into `dir`, must come first).
+    pub fn start_with_args(args: impl Fn(&Path, u16) -> Vec<String>) -> Node {
+        Node::start_inner(false, || None, args)
+    }
+
+    fn start_inner(
+        durable: bool,
+        tls: impl Fn() -> Option<(u16, String, String, String)>,
+        leading_args: impl Fn(&Path, u16) -> Vec<String>,
+    ) -> Node {
         for _ in 0..20 {
             let port = free_port();
             let dir = tempfile::Builder::new()
@@ -171,6 +190,7 @@ impl Node {
                 port,
                 tls: tls(),
                 durable,
+                leading_args: leading_args(dir.path(), port),
                 dir,
                 child: None,
                 frozen: false,
@@ -193,6 +213,7 @@ impl Node {
                 Ok(())
             });
         }
+        cmd.args(&self.leading_args);
         if let Some((tls_port, cert, key, ca)) = &self.tls {
             cmd.args(["--tls-port", &tls_port.to_string()])
                 .args([
