@@ -66,7 +66,8 @@ pub use config::{Config, KeyFormat, Tls};
 pub use validate::{MAX_DURATION, MAX_OWNER_LEN, MAX_RESOURCE_LEN};
 
 pub use election::{
-    Election, ElectionConfig, ElectionEvent, ElectionOverrides, Handler, RevokeReason,
+    Election, ElectionConfig, ElectionEvent, ElectionOverrides, Handler, LeadershipState,
+    RevokeReason,
 };
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;

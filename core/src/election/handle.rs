@@ -5,13 +5,17 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use futures::Stream;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::campaign::campaign;
 use super::candidate::Candidate;
 use super::config::ElectionConfig;
 use super::events::{ElectionEvent, EventThread};
+use super::state::LeadershipState;
 use crate::error::{Error, Result};
 use crate::redlock::Redlock;
 use crate::validate;
@@ -76,6 +80,34 @@ impl Election {
         self.candidate.leadership().map(|l| l.term)
     }
 
+    /// The token of the current term while leading: cancelled when the term
+    /// ends (the same token `ElectionEvent::Elected` carries). None when not
+    /// leading.
+    pub fn term_token(&self) -> Option<CancellationToken> {
+        self.candidate.leadership().map(|l| l.token)
+    }
+
+    /// The election's state (leading, term, observed leader) as a `watch`:
+    /// `borrow()` for now, `changed().await` for the next change. The
+    /// campaign publishes each change; see [`LeadershipState`] for how it
+    /// relates to [`is_leader`](Election::is_leader).
+    pub fn state(&self) -> watch::Receiver<LeadershipState> {
+        self.candidate.state.subscribe()
+    }
+
+    /// The state now, then each change, as a `Stream` (changes that come
+    /// faster than they are read are coalesced to the latest). Ends once the
+    /// election stopped and its handle was dropped.
+    pub fn states(&self) -> impl Stream<Item = LeadershipState> + Send + 'static {
+        futures::stream::unfold((self.state(), true), |(mut rx, first)| async move {
+            if !first {
+                rx.changed().await.ok()?;
+            }
+            let now = rx.borrow_and_update().clone();
+            Some((now, (rx, false)))
+        })
+    }
+
     /// The leader id this candidate last observed (no network call).
     pub fn observed_leader(&self) -> Option<String> {
         self.candidate.observed.lock().unwrap().clone()
@@ -119,7 +151,7 @@ impl Election {
         if finished && !c.stop.is_cancelled() {
             return false;
         }
-        match *c.leading.lock().unwrap() {
+        match c.leading.lock().unwrap().as_ref() {
             Some(l) => !l.is_overdue(Instant::now(), c.config.renew_interval()),
             None => true,
         }
@@ -195,7 +227,7 @@ impl Election {
         for w in &self.watchers {
             w.abort();
         }
-        *self.candidate.leading.lock().unwrap() = None;
+        self.candidate.end_term();
     }
 }
 
