@@ -116,14 +116,15 @@ async fn term_token_fires_before_the_step_down_and_the_validity_end_when_a_quoru
         seen.lock().unwrap().revoked.is_some()
     })
     .await;
-    let s = seen.lock().unwrap();
-    assert!(s.token.as_ref().is_some_and(|t| t.is_cancelled()));
-    assert_eq!(
-        s.revoked,
-        Some((RevokeReason::LostQuorum, true)),
-        "Revoked must come after the token was cancelled"
-    );
-    drop(s);
+    {
+        let s = seen.lock().unwrap();
+        assert!(s.token.as_ref().is_some_and(|t| t.is_cancelled()));
+        assert_eq!(
+            s.revoked,
+            Some((RevokeReason::LostQuorum, true)),
+            "Revoked must come after the token was cancelled"
+        );
+    }
     for i in [0, 2, 4] {
         cluster.nodes[i].thaw();
     }

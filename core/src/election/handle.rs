@@ -17,6 +17,7 @@ use super::config::ElectionConfig;
 use super::events::{ElectionEvent, EventThread};
 use super::state::LeadershipState;
 use crate::error::{Error, Result};
+use crate::listener::Listener;
 use crate::redlock::Redlock;
 use crate::validate;
 
@@ -24,7 +25,8 @@ use crate::validate;
 pub struct Election {
     candidate: Arc<Candidate>,
     campaign: Mutex<Option<JoinHandle<()>>>,
-    watchers: Vec<JoinHandle<()>>,
+    /// The resign announcements, heard on every node.
+    listener: Listener,
     events: EventThread,
 }
 
@@ -44,10 +46,9 @@ impl Election {
         config.validate(client.config())?;
         let (events, sender) = EventThread::spawn(resource, Box::new(handler))?;
         let candidate = Arc::new(Candidate::new(client, resource, id, config));
-        let watchers =
-            candidate
-                .handover
-                .watch(client, &candidate.resign_channel(), &candidate.stop);
+        let listener = candidate
+            .handover
+            .watch(client, &candidate.resign_channel());
         let campaign = client
             .nodes()
             .runtime()
@@ -55,7 +56,7 @@ impl Election {
         Ok(Election {
             candidate,
             campaign: Mutex::new(Some(campaign)),
-            watchers,
+            listener,
             events,
         })
     }
@@ -204,6 +205,7 @@ impl Election {
             ));
         }
         self.candidate.stop.cancel();
+        self.listener.stop();
         let campaign = self.campaign.lock().unwrap().take();
         if let Some(c) = campaign {
             let _ = c.await;
@@ -224,9 +226,7 @@ impl Election {
         if let Some(c) = self.campaign.lock().unwrap().take() {
             c.abort();
         }
-        for w in &self.watchers {
-            w.abort();
-        }
+        self.listener.stop();
         self.candidate.end_term();
     }
 }
