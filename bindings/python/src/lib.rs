@@ -8,6 +8,7 @@ mod client;
 mod election;
 mod errors;
 mod lock;
+mod observe;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -26,6 +27,7 @@ fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lock::PyLock>()?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     election::register(m)?;
+    observe::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
