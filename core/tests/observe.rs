@@ -54,7 +54,9 @@ async fn observer_sees_the_handover_from_the_resign_announcement_without_polling
     })
     .await;
     println!("observer saw b {:?} after a resigned", t.elapsed());
-    assert!(b.is_leader());
+    // The nodes may hold b's value before b's own acquisition returned (its
+    // fencing round): the observer can see a leader a moment early.
+    common::settle("b leads", || b.is_leader()).await;
     assert_eq!(seen.value, watcher.holder_value("observed").await.unwrap());
     b.stop().await.unwrap();
     a.stop().await.unwrap();

@@ -61,7 +61,9 @@ async fn a_waiter_is_woken_by_the_release_instead_of_sleeping_its_retry_delay() 
             waited < Duration::from_millis(500),
             "the waiter slept instead of being woken: {waited:?}"
         );
-        assert_eq!(cluster.count_value(lock.key(), lock.value()), 3);
+        // A quorum at least: on the last node the waiter's SET may have
+        // arrived before the holder's release there (another connection).
+        assert!(cluster.count_value(lock.key(), lock.value()) >= 2);
         // It listens only while it waits.
         common::settle("the waiter's subscriptions closed", || {
             cluster.nodes.iter().all(|n| subscribers(n) == Some(0))
