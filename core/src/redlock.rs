@@ -163,8 +163,9 @@ impl Redlock {
     /// until the lock is acquired, `wait` is spent, or `retry_count` attempts
     /// were made. The last failure is returned.
     ///
-    /// While it waits it listens to the resource's release announcements
-    /// (one pub/sub connection per node, closed when it returns) and
+    /// While it waits (with a retry delay of 20 ms or more) it listens to
+    /// the resource's release announcements (one pub/sub connection per
+    /// node, closed when it returns) and
     /// attempts again as soon as a quorum of nodes announced a release, so
     /// a released lock passes to a waiter within about one round trip. The
     /// first wait ends once the subscriptions are confirmed, with one more
@@ -208,6 +209,7 @@ impl Redlock {
             let delay = (cfg.retry_delay + random::jitter(cfg.retry_jitter)).min(left);
             let sleep = tokio::time::sleep(delay);
             match &waker {
+                None if !ReleaseWaker::worthwhile(cfg.retry_delay) => sleep.await,
                 None => {
                     let w = waker.insert(ReleaseWaker::listen(self, resource));
                     tokio::select! {

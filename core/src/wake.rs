@@ -8,12 +8,19 @@
 //! most the retry delay, which still runs.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use crate::listener::{Listener, QuorumOfAnnouncements};
 use crate::redlock::Redlock;
+
+/// A waiter listens only when its retry delay is at least this long: the
+/// subscriptions cost a new connection to every node for every wait, and a
+/// waiter that retries every few milliseconds anyway gains less than that
+/// costs the nodes.
+const LISTEN_FROM_RETRY_DELAY: Duration = Duration::from_millis(20);
 
 pub(crate) struct ReleaseWaker {
     listener: Listener,
@@ -22,6 +29,11 @@ pub(crate) struct ReleaseWaker {
 }
 
 impl ReleaseWaker {
+    /// Whether a waiter with this retry delay should listen for releases.
+    pub(crate) fn worthwhile(retry_delay: Duration) -> bool {
+        retry_delay >= LISTEN_FROM_RETRY_DELAY
+    }
+
     /// Subscribes to the release channel of `resource` on every node of
     /// `client` until dropped.
     pub(crate) fn listen(client: &Redlock, resource: &str) -> ReleaseWaker {
