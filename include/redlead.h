@@ -310,6 +310,18 @@ typedef struct redlead_lock redlead_lock;
 typedef struct redlead_lock_options redlead_lock_options;
 
 /**
+ * Watches who holds a resource (the leader a quorum of nodes agrees on),
+ * without campaigning.
+ *
+ * Ownership: created by `redlead_observer_start`, owned by the caller, freed
+ * once with `redlead_observer_free`. Lifetime: independent of the client.
+ * Thread-safety: every function taking an observer may be called from many
+ * threads at once, including from its own callback, except
+ * `redlead_observer_free` there.
+ */
+typedef struct redlead_observer redlead_observer;
+
+/**
  * Per-node outcomes of `redlead_client_ping`.
  *
  * Ownership: created by `redlead_client_ping`, owned by the caller, freed
@@ -473,6 +485,37 @@ typedef struct redlead_log_closure {
    */
   void (*drop)(void *context);
 } redlead_log_closure;
+
+/**
+ * A callback with its context, given to `redlead_observer_start`.
+ *
+ * Guarantees: `call` runs on one library thread per observer, named
+ * `redlead-observe` (never a runtime worker), one call at a time, in order:
+ * first with the leader seen at start, then after every change of the
+ * holding (a new leader, none, or the same leader holding anew, as after
+ * a new term). Changes that come while `call` runs are coalesced to the
+ * latest. `leader_id` is the NUL-terminated UTF-8 id, or NULL when no
+ * leader is known; it is valid only during the call. `drop` (if not NULL)
+ * runs exactly once, after the last `call`, also when the start fails.
+ * Thread-safety: `context` is used from that library thread. `call` must
+ * not unwind and must not call `redlead_observer_free` on its own observer
+ * (that returns `REDLEAD_ERR_WRONG_THREAD`).
+ */
+typedef struct redlead_observe_closure {
+  /**
+   * Passed to `call` and `drop`; owned by the closure.
+   */
+  void *context;
+  /**
+   * Optional: NULL to only read `redlead_observer_leader`.
+   */
+  void (*call)(void *context,
+               const char *leader_id);
+  /**
+   * Optional: releases `context`.
+   */
+  void (*drop)(void *context);
+} redlead_observe_closure;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1485,6 +1528,72 @@ enum redlead_status redlead_metrics_enable(struct redlead_error **error_out);
  */
 enum redlead_status redlead_metrics_render(char **text_out,
                                            struct redlead_error **error_out);
+
+/**
+ * Starts observing `resource`: asks the nodes once before it returns, then
+ * every `poll_interval_ms` (0: the default, 1000) and at once whenever a
+ * node announces a release or a resignation of it. The leader is the owner
+ * id of the lock value that a quorum of nodes holds; when no value has a
+ * quorum, or fewer than a quorum of nodes answer, there is none
+ * (docs/election.md).
+ *
+ * Blocks: yes, for about one round trip; at most about the node timeout.
+ * Threads: any thread but a tokio runtime thread
+ * (`REDLEAD_ERR_WRONG_THREAD` there); concurrently with any other call on
+ * `client`.
+ * Ownership: `client` and `resource` are borrowed and copied. `closure` is
+ * moved into the library: its `drop` runs exactly once, also when this call
+ * fails. The caller owns `*observer_out` and frees it with
+ * `redlead_observer_free`.
+ * NULL: `client`, `resource` and `observer_out` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `closure.call` may be NULL (no
+ * callback); `error_out` may be NULL.
+ */
+enum redlead_status redlead_observer_start(const struct redlead_client *client,
+                                           const char *resource,
+                                           uint64_t poll_interval_ms,
+                                           struct redlead_observe_closure closure,
+                                           struct redlead_observer **observer_out,
+                                           struct redlead_error **error_out);
+
+/**
+ * The leader seen last (no network call). On success `*needed` receives
+ * the size of the leader id including its NUL, or 0 when no leader is
+ * known; the id is copied into `buf` only when it fits
+ * (`*needed <= buf_len`), else `buf` is untouched (a buffer of 257 bytes
+ * always fits).
+ *
+ * Blocks: no. Threads: any, concurrently with any other call on
+ * `observer`, also from its callback.
+ * Ownership: `observer` is borrowed; `buf` (`buf_len` bytes) is written by
+ * the library and stays the caller's.
+ * NULL: `observer` and `needed` must not be NULL
+ * (`REDLEAD_ERR_INVALID_ARGUMENT`); `buf` may be NULL only when `buf_len`
+ * is 0; `error_out` may be NULL.
+ */
+enum redlead_status redlead_observer_leader(const struct redlead_observer *observer,
+                                            char *buf,
+                                            size_t buf_len,
+                                            size_t *needed,
+                                            struct redlead_error **error_out);
+
+/**
+ * Stops observing (no more polls, subscriptions closed), waits until no
+ * callback runs and the closure's `drop` has run, then frees the observer.
+ * Behind a callback still running it waits at most 5 s, then returns
+ * `REDLEAD_ERR_TIMEOUT`, having freed the observer anyway (the closure's
+ * `drop` runs when the callback returns). A second free of the same
+ * observer returns `REDLEAD_ERR_INVALID_ARGUMENT`. Called from inside the
+ * observer's own callback it returns `REDLEAD_ERR_WRONG_THREAD` and frees
+ * nothing.
+ *
+ * Blocks: no network wait; at most 5 s behind a callback still running.
+ * Threads: any thread but the observer's own callback.
+ * Ownership: takes `observer`; do not use it again.
+ * NULL: a no-op returning `REDLEAD_OK`; `error_out` may be NULL.
+ */
+enum redlead_status redlead_observer_free(struct redlead_observer *observer,
+                                          struct redlead_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,8 +2,9 @@ package redlead
 
 // The functions the library calls back. They run on library threads (a
 // redlead-cb thread for completions and lost signals, one event thread per
-// election); each recovers panics so that nothing unwinds into C, and none
-// keeps a Go pointer in C: the closures' context is a runtime/cgo.Handle.
+// election, one thread per observer); each recovers panics so that nothing
+// unwinds into C, and none keeps a Go pointer in C: the closures' context is
+// a runtime/cgo.Handle.
 
 /*
 #include "redlead.h"
@@ -38,6 +39,12 @@ func goRedleadLost(ctx unsafe.Pointer) {
 func goRedleadEvent(ctx unsafe.Pointer, ev *C.redlead_event) {
 	defer func() { _ = recover() }()
 	handleOf(ctx).Value().(*eventSink).deliver(ev)
+}
+
+//export goRedleadObserve
+func goRedleadObserve(ctx unsafe.Pointer, leader *C.char) {
+	defer func() { _ = recover() }()
+	handleOf(ctx).Value().(*observeSink).deliver(leader)
 }
 
 //export goRedleadDrop

@@ -9,6 +9,7 @@ extern void goRedleadCompletion(void *, redlead_status, redlead_lock *, redlead_
 extern void goRedleadLost(void *);
 extern void goRedleadEvent(void *, redlead_event *);
 extern void goRedleadDrop(void *);
+extern void goRedleadObserve(void *, char *);
 
 // The context of every closure is a runtime/cgo.Handle, an integer.
 static redlead_completion rl_completion(uintptr_t h) {
@@ -21,6 +22,10 @@ static redlead_lost_closure rl_lost(uintptr_t h) {
 }
 static redlead_event_closure rl_events(uintptr_t h) {
 	redlead_event_closure c = {(void *)h, (void (*)(void *, const redlead_event *))goRedleadEvent, goRedleadDrop};
+	return c;
+}
+static redlead_observe_closure rl_observe(uintptr_t h) {
+	redlead_observe_closure c = {(void *)h, (void (*)(void *, const char *))goRedleadObserve, goRedleadDrop};
 	return c;
 }
 */
@@ -60,4 +65,8 @@ func lostClosure(l *lostSignal) C.redlead_lost_closure {
 
 func eventClosure(s *eventSink) C.redlead_event_closure {
 	return C.rl_events(C.uintptr_t(cgo.NewHandle(s)))
+}
+
+func observeClosure(s *observeSink) C.redlead_observe_closure {
+	return C.rl_observe(C.uintptr_t(cgo.NewHandle(s)))
 }

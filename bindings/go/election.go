@@ -55,16 +55,21 @@ type ElectionOptions struct {
 	OnLeaderChange func(leader string) // "" when no leader is known
 }
 
-// eventSink turns C events into the callbacks.
-type eventSink struct{ o ElectionOptions }
+// eventSink turns C events into the term contexts and the callbacks.
+type eventSink struct {
+	o     ElectionOptions
+	terms *termScopes
+}
 
 func (s *eventSink) deliver(ev *C.redlead_event) {
 	switch ev.kind {
 	case eventElected:
+		s.terms.begin(uint64(ev.term))
 		if s.o.OnElected != nil {
 			s.o.OnElected(uint64(ev.term))
 		}
 	case eventRevoked:
+		s.terms.end(uint64(ev.term), RevokeReason(ev.reason))
 		if s.o.OnRevoked != nil {
 			s.o.OnRevoked(uint64(ev.term), RevokeReason(ev.reason))
 		}
@@ -81,9 +86,10 @@ func (s *eventSink) deliver(ev *C.redlead_event) {
 
 // Election is one candidate's campaign. It is safe for concurrent use.
 type Election struct {
-	g    guard
-	e    *C.redlead_election
-	stop func() bool
+	g     guard
+	e     *C.redlead_election
+	stop  func() bool
+	terms *termScopes
 }
 
 // Elect starts campaigning for resource as candidate id; the campaign runs
@@ -142,9 +148,9 @@ func (c *Client) Elect(ctx context.Context, resource, id string, o ElectionOptio
 	if !c.g.enter() {
 		return nil, closedError("client")
 	}
-	el := &Election{}
+	el := &Election{terms: newTermScopes()}
 	cerr = nil
-	st := C.redlead_election_start(c.c, r, cid, cfg, eventClosure(&eventSink{o}), &el.e, &cerr)
+	st := C.redlead_election_start(c.c, r, cid, cfg, eventClosure(&eventSink{o, el.terms}), &el.e, &cerr)
 	c.g.leave()
 	runtime.KeepAlive(c)
 	if err := check(st, cerr); err != nil {
@@ -265,5 +271,6 @@ func (e *Election) Close() error {
 	if e.stop != nil {
 		e.stop()
 	}
+	e.terms.close()
 	return check(st, cerr) // freed also after a timeout behind a callback
 }

@@ -105,6 +105,16 @@ pub enum Command {
     /// the key's remaining ttl (PTTL) and the fencing counter; then the value
     /// a majority of nodes hold. Exits 69 when fewer than a quorum answered.
     Status(StatusArgs),
+    /// Print the leader of RESOURCE, then each change, one line each (like
+    /// etcdctl elect -l), without campaigning.
+    ///
+    /// The leader is the owner id of the lock value that a quorum of nodes
+    /// holds; "(none)" when no value has a quorum (nobody holds it, a
+    /// handover is under way, the nodes disagree) or fewer than a quorum of
+    /// nodes answer. The nodes are asked every --poll and at once when a
+    /// node announces a release or a resignation. Runs until SIGINT, SIGTERM
+    /// or SIGHUP (exit 0).
+    Observe(ObserveArgs),
     /// Start N local redis-server nodes and show an election live: the
     /// leader, a node outage, a resignation, a crash and failover times.
     ///
@@ -171,6 +181,20 @@ pub struct ElectArgs {
     /// The command to run while leading, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ObserveArgs {
+    /// The resource to observe.
+    pub resource: String,
+
+    /// How often to ask the nodes when nothing is announced.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration)]
+    pub poll: Duration,
+
+    /// One JSON object per line: {"resource", "leader", "value"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! - `lock`   (lock.rs)   run a command while holding a lock
 //! - `elect`  (elect.rs)  run a command only while leading
 //! - `status` (status.rs) who holds what, per node and by quorum
+//! - `observe` (observe.rs) the leader of a resource and each change
 //! - `demo`   (demo/)     local nodes, an election, failures, timings
 //!
 //! Around them: the command line (args.rs), exit statuses and the one-line
@@ -17,6 +18,7 @@ mod elect;
 mod exit;
 mod lock;
 mod nodes;
+mod observe;
 mod status;
 mod timing;
 
@@ -77,6 +79,7 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Lock(a) => lock::run(&global, a).await,
         Command::Elect(a) => elect::run(&global, a).await,
         Command::Status(a) => status::run(&global, a).await,
+        Command::Observe(a) => observe::run(&global, a).await,
         Command::Demo(a) => demo::run(a).await,
     }
 }

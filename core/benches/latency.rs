@@ -8,7 +8,8 @@
 //! current-thread runtime, the Rust API's reference configuration
 //! (scripts/bench.sh compares every door with it).
 //!
-//! Run: cargo bench -p redlead-core --bench latency   (REDLEAD_BENCH_N=... for more samples)
+//! Run: cargo bench -p redlead --bench latency   (REDLEAD_BENCH_N=... for more samples,
+//! REDLEAD_BENCH_WAIT_N=... for the waits after a release)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,12 +75,15 @@ async fn main() {
 
     // Interleave the measurements so that machine noise hits all of them alike.
     let (mut floor, mut plain, mut fenced, mut extend) = (vec![], vec![], vec![], vec![]);
+    let mut release = vec![];
     let fenced_opts = LockOptions::fenced();
     for _ in 0..n {
         floor.push(raw.round_trip());
         let t = Instant::now();
         let lock = rl.try_acquire("bench", ttl).await.unwrap();
+        let r = Instant::now();
         lock.release().await.unwrap();
+        release.push(r.elapsed());
         plain.push(t.elapsed());
         let t = Instant::now();
         let lock = rl
@@ -98,6 +102,7 @@ async fn main() {
     let plain = report("acquire+release (unfenced)", plain);
     let fenced = report("acquire+release (fenced)", fenced);
     let ext = report("extend (= one renewal)", extend);
+    report("release (of the unfenced lock)", release);
     let r_plain = plain.as_secs_f64() / (2.0 * floor.as_secs_f64());
     let r_fenced = fenced.as_secs_f64() / (2.0 * floor.as_secs_f64());
     println!();
@@ -142,6 +147,8 @@ async fn main() {
         "\nthroughput: {:.0} acquire+release/s (16 concurrent tasks, distinct resources, one thread)",
         (total / 16 * 16) as f64 / secs
     );
+
+    wait_after_release(&cluster, ttl).await;
 
     // Election: handover after resign, failover after crash.
     let rl = Redlock::new(
@@ -210,6 +217,46 @@ async fn main() {
     for e in &es {
         let _ = e.stop().await;
     }
+}
+
+/// A waiter blocked in `acquire` on a held lock (its first attempt failed
+/// and it waits, default retry delay 200 ms + up to 100 ms jitter); the
+/// holder, on another client, releases; the time until the waiter holds the
+/// lock. Woken by the release announcement it takes one acquisition round
+/// trip after the release (target p50 <= 2 ms); asleep, about half a retry
+/// delay.
+async fn wait_after_release(cluster: &Cluster, ttl: Duration) {
+    let n: usize = std::env::var("REDLEAD_BENCH_WAIT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let holder = Redlock::new(&cluster.urls(), Config::default()).unwrap();
+    let waiter = Redlock::new(&cluster.urls(), Config::default()).unwrap();
+    let mut waits = vec![];
+    for _ in 0..n {
+        let held = holder.try_acquire("bench-wait", ttl).await.unwrap();
+        let w = waiter.clone();
+        let waiting = tokio::spawn(async move {
+            let lock = w
+                .acquire("bench-wait", ttl, Duration::from_secs(5))
+                .await
+                .unwrap();
+            let acquired = Instant::now();
+            lock.release().await.unwrap();
+            acquired
+        });
+        // Long enough for the first attempt to fail and the wait to begin.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+        let released = Instant::now();
+        held.release().await.unwrap();
+        waits.push(waiting.await.unwrap() - released);
+    }
+    let w = report("\nwait-to-acquire after a release", waits);
+    println!(
+        "wait-to-acquire p50 {:.2} ms (target <= 2 ms) {}",
+        w.as_secs_f64() * 1e3,
+        verdict(w <= Duration::from_millis(2))
+    );
 }
 
 fn verdict(ok: bool) -> &'static str {

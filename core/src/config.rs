@@ -44,6 +44,13 @@ impl KeyFormat {
     pub fn resign_channel(&self, resource: &str) -> String {
         format!("{}:resigned", self.lock_key(resource))
     }
+
+    /// The pub/sub channel on which every release of a lock (not a
+    /// leader's resignation) is announced, with the released value: waiting
+    /// acquires and observers listen to it.
+    pub fn release_channel(&self, resource: &str) -> String {
+        format!("{}:released", self.lock_key(resource))
+    }
 }
 
 impl Default for KeyFormat {

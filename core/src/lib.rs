@@ -13,8 +13,12 @@
 //! - [`Lock::extend`] never re-creates an expired key; [`Lock::lost`] fires
 //!   before the validity ends when the lock could not be extended.
 //! - Every failure is an [`Error`] that carries the per-node [`NodeOutcome`]s.
-//! - [`Election`] builds leader election on fenced locks: terms, fail-safe
-//!   step-down, fast handover on resign, observers.
+//! - [`Election`] builds leader election on fenced locks: terms (each with
+//!   a token cancelled when it ends), fail-safe step-down, fast handover on
+//!   resign, the state as a `watch`.
+//! - [`Redlock::observe`] gives an [`Observer`]: who holds a resource (the
+//!   leader a quorum of nodes agrees on) and its changes, without
+//!   campaigning.
 //!
 //! # Where each idea lives
 //! - `node`: one Redlock node, its commands, and its per-key queue (a
@@ -33,6 +37,9 @@
 //! - `lock`: extend, repair, release, the lost signal, auto-extend.
 //! - `multi`: several resources all-or-nothing ([`MultiLock`]).
 //! - `semaphore`: N holders as N slot locks ([`Semaphore`]).
+//! - [`observer`]: observing without campaigning.
+//! - `listener`: pub/sub subscriptions on every node, for announcements
+//!   (resignations, releases); `wake`: waiting acquires woken by releases.
 //! - `election/`: its config, events, leadership, campaign, term as leader,
 //!   resign handover and the handle, one file each.
 //! - [`lock_value`]: the value a lock stores on the nodes,
@@ -61,11 +68,13 @@ mod error;
 mod fencing;
 mod fork;
 pub mod io_thread;
+mod listener;
 mod lock;
 pub mod lock_value;
 mod multi;
 mod node;
 mod nodeset;
+pub mod observer;
 mod quorum;
 mod random;
 mod redlock;
@@ -75,19 +84,22 @@ pub mod telemetry;
 pub mod tls;
 pub mod validate;
 mod validity;
+mod wake;
 
 pub use config::{Config, KeyFormat, Tls};
 pub use connection::redact as redact_url;
 pub use validate::{MAX_DURATION, MAX_OWNER_LEN, MAX_RESOURCE_LEN};
 
 pub use election::{
-    Election, ElectionConfig, ElectionEvent, ElectionOverrides, Handler, RevokeReason,
+    Election, ElectionConfig, ElectionEvent, ElectionOverrides, Handler, LeadershipState,
+    RevokeReason,
 };
 pub use error::{Error, ErrorKind, NodeOutcome, NodeReport, Outcomes, Result};
 pub use fencing::FencingToken;
 pub use lock::{AutoExtend, Lock};
 pub use lock_value::owner_of;
 pub use multi::MultiLock;
+pub use observer::{Observation, Observer};
 pub use quorum::Quorum;
 pub use redlock::{LockOptions, Redlock};
 pub use semaphore::{Permit, Semaphore, MAX_PERMITS};

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, NodeOutcome, Outcomes, Result};
 use crate::fencing::FencingToken;
 use crate::fork::Origin;
-use crate::node::{Pending, Reply};
+use crate::node::Pending;
 use crate::quorum::Verdict;
 use crate::redlock::{note_unsure, release_on, Redlock, Unsure};
 use crate::validate::positive;
@@ -281,24 +281,37 @@ impl Lock {
 
     /// Releases the lock on every node (each after this client's earlier
     /// commands for the key there). Returns when a quorum has answered; the
-    /// rest completes in the background.
+    /// rest completes in the background. Each node announces the release on
+    /// the resource's release channel from the release script itself (no
+    /// extra round trip), which wakes this client's and other clients'
+    /// waiting acquires (`Redlock::acquire`) and observers.
     ///
     /// `Lost` tells that the critical section may have run without the lock:
     /// the lost signal had fired (validity ran out unextended, or a quorum
     /// said the key was gone) and the release could not show it still held a
     /// quorum — whatever the nodes answer, even when they do not answer.
     pub async fn release(&self) -> Result<Outcomes> {
-        release(&self.inner, None).await
+        let channel = self.release_channel();
+        release(&self.inner, (&channel, &self.inner.value)).await
     }
 
-    /// Releases, then publishes `message` on `channel` on every node, on each
-    /// node after the release there.
+    /// Releases, announcing `message` on `channel` instead of the release
+    /// channel (a leader's resignation), from the release script on each
+    /// node.
     pub(crate) async fn release_and_announce(
         &self,
         channel: &str,
         message: &str,
     ) -> Result<Outcomes> {
-        release(&self.inner, Some((channel, message))).await
+        release(&self.inner, (channel, message)).await
+    }
+
+    fn release_channel(&self) -> String {
+        let client = &self.inner.client;
+        client
+            .config()
+            .key_format
+            .release_channel(&self.inner.resource)
     }
 }
 
@@ -311,7 +324,8 @@ impl Drop for Lock {
         if !self.inner.released.swap(true, Ordering::AcqRel) {
             // Enqueued now, not from a spawned task, so that a later acquire
             // of the same resource by this client queues behind the release.
-            send_release(&self.inner);
+            let channel = self.release_channel();
+            send_release(&self.inner, (&channel, &self.inner.value));
         }
         self.inner.done.cancel();
     }
@@ -394,8 +408,9 @@ fn repair(inner: &Inner, extended: &[Pending], ttl_ms: u64) {
     });
 }
 
-/// Enqueues the compare-and-delete on every node.
-fn send_release(inner: &Inner) -> Vec<Pending> {
+/// Enqueues the compare-and-delete on every node, each announcing
+/// `(channel, message)` once the key is free there.
+fn send_release(inner: &Inner, (channel, message): (&str, &str)) -> Vec<Pending> {
     let nodes = inner.client.nodes();
     let ttl = inner.ttl;
     nodes.send(&inner.key, |i, node| {
@@ -404,15 +419,17 @@ fn send_release(inner: &Inner) -> Vec<Pending> {
             inner.value.clone(),
             nodes.runtime().clone(),
         );
+        let (channel, message) = (channel.to_string(), message.to_string());
         let unsure = inner.unsure.clone();
         async move {
             let was_unsure = unsure[i].load(Ordering::Acquire);
-            release_on(&node, &runtime, &key, &value, ttl, was_unsure).await
+            let announce = Some((channel.as_str(), message.as_str()));
+            release_on(&node, &runtime, &key, &value, ttl, was_unsure, announce).await
         }
     })
 }
 
-async fn release(inner: &Inner, announce: Option<(&str, &str)>) -> Result<Outcomes> {
+async fn release(inner: &Inner, announce: (&str, &str)) -> Result<Outcomes> {
     inner.origin.check("lock")?;
     if inner.released.swap(true, Ordering::AcqRel) {
         return Err(Error::Closed(format!(
@@ -422,19 +439,8 @@ async fn release(inner: &Inner, announce: Option<(&str, &str)>) -> Result<Outcom
     }
     inner.done.cancel();
     let nodes = inner.client.nodes();
-    let released = send_release(inner);
-    // Each node's announcement is queued behind its release there: whoever
-    // hears it from a node finds the key gone on that node.
-    let announced = announce.map(|(channel, message)| {
-        nodes.send(&inner.key, |_, node| {
-            let (channel, message) = (channel.to_string(), message.to_string());
-            async move { Reply::of(node.publish(&channel, &message).await) }
-        })
-    });
+    let released = send_release(inner, announce);
     let (replies, verdict) = nodes.gather(&released).await;
-    if let Some(announced) = announced {
-        nodes.settle(&announced).await;
-    }
     let outcomes = nodes.outcomes(&replies);
     if verdict == Verdict::Reached {
         // A quorum still held our value at release: no one else could have

@@ -283,6 +283,22 @@ impl Node {
         Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
     }
 
+    /// [`release`](Node::release), and in the same script, once the key is
+    /// free on this node (deleted, or absent), `PUBLISH channel message`:
+    /// the announcement costs no round trip of its own.
+    pub async fn release_announced(
+        &self,
+        key: &str,
+        value: &str,
+        channel: &str,
+        message: &str,
+    ) -> Reply {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::RELEASE.prepare_invoke();
+        inv.key(key).arg(value).arg(channel).arg(message);
+        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+    }
+
     /// 1 -> Ok, 0 -> NotHeld.
     async fn flag(
         &self,
@@ -304,24 +320,18 @@ impl Node {
             .await
     }
 
-    pub async fn publish(&self, channel: &str, message: &str) -> NodeOutcome {
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(channel).arg(message);
-        match self.timed(cmd.query_async::<i64>(&mut conn)).await {
-            Ok(_) => NodeOutcome::Ok,
-            Err(o) => o,
-        }
-    }
-
-    /// Subscribes to `channel` on a connection of its own and calls `on_message`
-    /// for every message until the connection fails (the caller reconnects).
-    pub async fn watch_channel(
+    /// Subscribes to `channels` on a connection of its own, calls `subscribed`
+    /// once the node confirmed them, then `on_message(channel, payload)` for
+    /// every message until the connection fails (the caller reconnects).
+    pub async fn watch_channels(
         &self,
-        channel: &str,
-        on_message: impl FnMut(&[u8]),
+        channels: &[String],
+        subscribed: impl FnOnce(),
+        on_message: impl FnMut(&str, &[u8]),
     ) -> Result<(), RedisError> {
-        self.conn.watch_channel(channel, on_message).await
+        self.conn
+            .watch_channels(channels, subscribed, on_message)
+            .await
     }
 
     /// Test hook: behave as with a server older than Redis 6.2 (no

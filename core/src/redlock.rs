@@ -16,6 +16,7 @@ use crate::nodeset::NodeSet;
 use crate::quorum::{Quorum, Verdict};
 use crate::telemetry;
 use crate::validate::{self, bounded};
+use crate::wake::ReleaseWaker;
 use crate::{lock_value, random, validity};
 
 // The election reads holders through this path; `lock_value` owns it.
@@ -175,6 +176,15 @@ impl Redlock {
     /// until the lock is acquired, `wait` is spent, or `retry_count` attempts
     /// were made. The last failure is returned.
     ///
+    /// While it waits (with a retry delay of 20 ms or more) it listens to
+    /// the resource's release announcements (one pub/sub connection per
+    /// node, closed when it returns) and
+    /// attempts again as soon as a quorum of nodes announced a release, so
+    /// a released lock passes to a waiter within about one round trip. The
+    /// first wait ends once the subscriptions are confirmed, with one more
+    /// attempt, so that a release in between is not missed. A wake-up is
+    /// only a hint: every attempt goes through the quorum.
+    ///
     /// # Cancel safety
     /// As [`try_acquire`](Redlock::try_acquire): an attempt in flight
     /// completes and cleans up after itself.
@@ -208,6 +218,7 @@ impl Redlock {
     ) -> Result<Lock> {
         let cfg = &self.shared.config;
         let mut attempts = 0u32;
+        let mut waker: Option<ReleaseWaker> = None;
         loop {
             attempts += 1;
             let err = match self.attempt(resource, ttl, opts).await {
@@ -220,8 +231,23 @@ impl Redlock {
                 tracing::debug!(resource, attempts, "acquire gave up");
                 return Err(err);
             }
-            let delay = cfg.retry_delay + random::jitter(cfg.retry_jitter);
-            tokio::time::sleep(delay.min(left)).await;
+            let delay = (cfg.retry_delay + random::jitter(cfg.retry_jitter)).min(left);
+            let sleep = tokio::time::sleep(delay);
+            match &waker {
+                None if !ReleaseWaker::worthwhile(cfg.retry_delay) => sleep.await,
+                None => {
+                    let w = waker.insert(ReleaseWaker::listen(self, resource));
+                    tokio::select! {
+                        _ = sleep => {}
+                        _ = w.subscribed() => {}
+                        _ = w.released() => {}
+                    }
+                }
+                Some(w) => tokio::select! {
+                    _ = sleep => {}
+                    _ = w.released() => {}
+                },
+            }
         }
     }
 
@@ -466,7 +492,7 @@ impl Attempt {
                     return Reply::of(NodeOutcome::NotHeld);
                 }
                 let unsure = !taken.outcome.is_answer();
-                release_on(&node, &runtime, &key, &value, ttl, unsure).await
+                release_on(&node, &runtime, &key, &value, ttl, unsure, None).await
             }
         });
         nodes.settle(&undo).await;
@@ -496,7 +522,9 @@ pub(crate) fn note_unsure(unsure: &Unsure, i: usize, reply: &Reply) {
 /// doubling to 1 s) until the ttl has passed: a late `SET` of ours then finds
 /// itself deleted within a second instead of blocking others for a whole
 /// ttl. Deleting our own value again is always harmless: no one else ever
-/// holds it.
+/// holds it. `announce` (channel, message) is published by the first
+/// delete once the key is free on the node; the repeated deletes announce
+/// nothing.
 pub(crate) async fn release_on(
     node: &Arc<Node>,
     runtime: &tokio::runtime::Handle,
@@ -504,8 +532,12 @@ pub(crate) async fn release_on(
     value: &str,
     ttl: Duration,
     was_unsure: bool,
+    announce: Option<(&str, &str)>,
 ) -> Reply {
-    let reply = node.release(key, value).await;
+    let reply = match announce {
+        Some((channel, message)) => node.release_announced(key, value, channel, message).await,
+        None => node.release(key, value).await,
+    };
     if was_unsure || !reply.outcome.is_answer() {
         let (node2, rt, key, value) = (
             node.clone(),

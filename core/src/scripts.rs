@@ -9,12 +9,24 @@ use redis::Script;
 /// Compare-and-delete: removes the key only while it holds this lock's value.
 /// Returns 1 when deleted, 0 otherwise. The same contract as redsync's and
 /// node-redlock's release, so mixed fleets interoperate.
+///
+/// With ARGV[2] (a channel) and ARGV[3] (a message), it also publishes the
+/// message once the key is free on this node: deleted by this call, or
+/// already absent; never while another holder's value is there. Inside the
+/// script, so the release announcement (waiters woken, followers taking
+/// over) costs no round trip of its own, and whoever hears it from a node
+/// finds the key gone there.
 pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
+        r"local held = redis.call('GET', KEYS[1])
+local deleted = 0
+if held == ARGV[1] then
+    deleted = redis.call('DEL', KEYS[1])
 end
-return 0",
+if ARGV[2] and (deleted == 1 or not held) then
+    redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
+return deleted",
     )
 });
 

@@ -112,7 +112,7 @@ async fn election_checker_no_overlapping_leaderships_under_process_and_network_f
             &who,
             cfg.clone(),
             move |ev| match ev {
-                ElectionEvent::Elected { term, at } => {
+                ElectionEvent::Elected { term, at, .. } => {
                     iv.lock().unwrap().push(Interval {
                         who: w.clone(),
                         term: *term,

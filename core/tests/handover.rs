@@ -53,7 +53,7 @@ async fn resign_hands_over_fast_with_two_three_and_five_candidates() {
         let last = |log: &Events, revoked: bool| -> Option<(u64, std::time::Instant)> {
             log.lock().unwrap().iter().rev().find_map(|e| match e {
                 ElectionEvent::Revoked { term, at, .. } if revoked => Some((*term, *at)),
-                ElectionEvent::Elected { term, at } if !revoked => Some((*term, *at)),
+                ElectionEvent::Elected { term, at, .. } if !revoked => Some((*term, *at)),
                 _ => None,
             })
         };

@@ -11,7 +11,8 @@
 //!   core); pure data, used by everything else.
 //! - [`error`]: the caller-owned `redlead_error` objects.
 //! - [`config`]: the opaque config builders.
-//! - [`client`], [`lock`], [`election`], [`cancel`]: the handles.
+//! - [`client`], [`lock`], [`election`], [`observer`], [`cancel`]: the
+//!   handles.
 //! - [`closure`]: the `{context, call, drop}` closures (election events,
 //!   completions of asynchronous calls, lost signals) and their guarantees.
 //! - `dispatch`: the `redlead-cb` threads that run completions and
@@ -34,6 +35,7 @@ pub mod error;
 pub mod lock;
 pub mod log;
 pub mod metrics;
+pub mod observer;
 pub mod runtime;
 pub mod status;
 

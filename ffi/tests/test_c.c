@@ -1075,6 +1075,98 @@ static void test_metrics(redlead_client *c) {
     }
     redlead_string_free(text);
     CHECK("metrics_render_null_out_is_invalid", redlead_metrics_render(NULL, NULL) == REDLEAD_ERR_INVALID_ARGUMENT);
+typedef struct {
+    pthread_mutex_t mu;
+    char last[300];
+    int calls;
+    int has_leader;
+    atomic_int dropped;
+    redlead_observer *self; /* set: the next callback tries to free it */
+    redlead_status free_from_callback;
+    int tried_free;
+} observe_ctx;
+
+static void observe_call(void *ctx, const char *leader) {
+    observe_ctx *o = ctx;
+    pthread_mutex_lock(&o->mu);
+    o->calls++;
+    o->has_leader = leader != NULL;
+    snprintf(o->last, sizeof o->last, "%s", leader ? leader : "");
+    if (o->self && !o->tried_free) {
+        o->tried_free = 1;
+        o->free_from_callback = redlead_observer_free(o->self, NULL);
+    }
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void observe_drop(void *ctx) { atomic_fetch_add(&((observe_ctx *)ctx)->dropped, 1); }
+
+/* Waits up to 2 s for the last callback to name `want` (NULL: no leader). */
+static int observed(observe_ctx *o, const char *want) {
+    for (int i = 0; i < 400; i++) {
+        pthread_mutex_lock(&o->mu);
+        int ok = want ? (o->has_leader && strcmp(o->last, want) == 0) : (o->calls > 0 && !o->has_leader);
+        pthread_mutex_unlock(&o->mu);
+        if (ok) return 1;
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+static redlead_lock *acquire_owned(redlead_client *c, const char *resource, const char *owner) {
+    redlead_lock_options *opts = redlead_lock_options_new();
+    redlead_lock_options_set_owner(opts, owner, NULL);
+    redlead_lock *l = NULL;
+    redlead_lock_acquire_with(c, resource, 5000, 2000, opts, NULL, &l, NULL);
+    redlead_lock_options_free(opts);
+    return l;
+}
+
+static void test_observer(redlead_client *c) {
+    static observe_ctx o = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0, 0, NULL, REDLEAD_OK, 0};
+    redlead_error *err = NULL;
+    redlead_lock *a = acquire_owned(c, "c-observed", "obs-a");
+    CHECK("observer_lock_a_acquired", a != NULL);
+    redlead_observe_closure cl = {&o, observe_call, observe_drop};
+    redlead_observer *ob = NULL;
+    check_status("observer_start", redlead_observer_start(c, "c-observed", 50, cl, &ob, &err), REDLEAD_OK, &err);
+    char buf[257];
+    size_t needed = 0;
+    check_status("observer_leader", redlead_observer_leader(ob, buf, sizeof buf, &needed, &err), REDLEAD_OK, &err);
+    CHECK("observer_leader_is_the_owner_a_quorum_holds", needed == 6 && strcmp(buf, "obs-a") == 0);
+    CHECK("observer_first_call_names_the_leader_at_start", observed(&o, "obs-a"));
+    pthread_mutex_lock(&o.mu);
+    o.self = ob;
+    pthread_mutex_unlock(&o.mu);
+    redlead_lock_release(a, NULL);
+    redlead_lock_free(a);
+    CHECK("observer_sees_no_leader_after_the_release", observed(&o, NULL));
+    redlead_lock *b = acquire_owned(c, "c-observed", "obs-b");
+    CHECK("observer_sees_the_next_holder", observed(&o, "obs-b"));
+    pthread_mutex_lock(&o.mu);
+    CHECK("observer_free_from_its_callback_is_refused", o.tried_free && o.free_from_callback == REDLEAD_ERR_WRONG_THREAD);
+    pthread_mutex_unlock(&o.mu);
+    check_status("observer_free", redlead_observer_free(ob, &err), REDLEAD_OK, &err);
+    CHECK("observer_closure_dropped_once_by_free", atomic_load(&o.dropped) == 1);
+    check_status("observer_double_free", redlead_observer_free(ob, &err), REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    check_status("observer_leader_after_free", redlead_observer_leader(ob, buf, sizeof buf, &needed, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    redlead_lock_release(b, NULL);
+    redlead_lock_free(b);
+
+    static observe_ctx bad = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0, 0, NULL, REDLEAD_OK, 0};
+    redlead_observe_closure bcl = {&bad, observe_call, observe_drop};
+    ob = NULL;
+    check_status("observer_start_null_resource", redlead_observer_start(c, NULL, 0, bcl, &ob, &err),
+                 REDLEAD_ERR_INVALID_ARGUMENT, &err);
+    CHECK("observer_closure_dropped_when_start_fails", atomic_load(&bad.dropped) == 1 && ob == NULL);
+    redlead_observe_closure none = {NULL, NULL, NULL};
+    check_status("observer_start_without_callback", redlead_observer_start(c, "c-observed", 0, none, &ob, &err),
+                 REDLEAD_OK, &err);
+    check_status("observer_leader_none", redlead_observer_leader(ob, NULL, 0, &needed, &err), REDLEAD_OK, &err);
+    CHECK("observer_no_leader_is_size_zero", needed == 0);
+    check_status("observer_free_without_callback", redlead_observer_free(ob, &err), REDLEAD_OK, &err);
+    check_status("observer_free_null", redlead_observer_free(NULL, &err), REDLEAD_OK, &err);
 }
 
 int main(int argc, char **argv) {
@@ -1094,6 +1186,7 @@ int main(int argc, char **argv) {
     test_bad_inputs(c);
     test_election(c);
     test_owner_and_holder(c);
+    test_observer(c);
     test_auto_extend_and_lost(c);
     test_ping(c);
     test_cancel(c);

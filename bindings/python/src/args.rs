@@ -48,6 +48,7 @@ pub const RETRY_DELAY: Setting = setting("retry_delay", "retry_delay_ms", Zero::
 pub const RETRY_JITTER: Setting = setting("retry_jitter", "retry_jitter_ms", Zero::Allowed);
 pub const RENEW_INTERVAL: Setting = setting("renew_interval", "renew_interval_ms", Zero::Rejected);
 pub const RETRY_INTERVAL: Setting = setting("retry_interval", "retry_interval_ms", Zero::Rejected);
+pub const POLL_INTERVAL: Setting = setting("poll_interval", "poll_interval_ms", Zero::Rejected);
 pub const TIMEOUT: Setting = setting("timeout", "timeout_ms", Zero::Allowed);
 pub const STEP_DOWN_MARGIN: Setting =
     setting("step_down_margin", "step_down_margin_ms", Zero::Rejected);

@@ -12,6 +12,7 @@ mod errors;
 mod lock;
 mod lock_context;
 mod log;
+mod observe;
 mod redlock_cell;
 mod revoke_reason;
 mod runtime;
@@ -39,6 +40,7 @@ fn _redlead(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lock_context::LockContext>()?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     election::register(m)?;
+    observe::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -118,7 +118,7 @@ async fn scenario(clock: &Clock, nodes: &mut [LocalNode], args: &DemoArgs) -> Re
     let printer = tokio::spawn(async move {
         while let Some((name, ev)) = rx.recv().await {
             match ev {
-                ElectionEvent::Elected { term, at } => {
+                ElectionEvent::Elected { term, at, .. } => {
                     println!(
                         "{}   {name}: ELECTED, term {term}",
                         printer_clock.stamp_at(at)

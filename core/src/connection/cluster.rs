@@ -40,10 +40,11 @@ impl Cluster {
     /// forwards; the client subscribes again by itself after a reconnect or a
     /// topology change, so this returns only when the subscription could
     /// not be made.
-    pub async fn watch_channel(
+    pub async fn watch_channels(
         &self,
-        channel: &str,
-        mut on_message: impl FnMut(&[u8]),
+        channels: &[String],
+        subscribed: impl FnOnce(),
+        mut on_message: impl FnMut(&str, &[u8]),
     ) -> Result<(), RedisError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let builder = builder(&self.seeds, &self.dialing)
@@ -52,11 +53,13 @@ impl Cluster {
         let mut conn = client(&self.seeds, &self.dialing, builder)?
             .get_async_connection_with_config(config(&self.dialing))
             .await?;
-        conn.subscribe(channel).await?;
+        conn.subscribe(channels).await?;
+        subscribed();
         while let Some(push) = rx.recv().await {
             if push.kind == PushKind::Message {
-                if let Some(Value::BulkString(payload)) = push.data.get(1) {
-                    on_message(payload);
+                if let [Value::BulkString(channel), Value::BulkString(payload), ..] = &push.data[..]
+                {
+                    on_message(&String::from_utf8_lossy(channel), payload);
                 }
             }
         }

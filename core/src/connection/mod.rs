@@ -72,19 +72,24 @@ impl Connection {
         }
     }
 
-    /// Subscribes to `channel` on a connection of its own and calls
-    /// `on_message` for every message, until that connection fails (the
-    /// caller subscribes again). A cluster node's subscription survives
-    /// reconnects by itself and returns only when it could not be made.
-    pub async fn watch_channel(
+    /// Subscribes to `channels` on a connection of its own, calls
+    /// `subscribed` once the server confirmed them, then
+    /// `on_message(channel, payload)` for every message, until that
+    /// connection fails (the caller subscribes again). A cluster node's
+    /// subscription survives reconnects by itself and returns only when it
+    /// could not be made.
+    pub async fn watch_channels(
         &self,
-        channel: &str,
-        on_message: impl FnMut(&[u8]),
+        channels: &[String],
+        subscribed: impl FnOnce(),
+        on_message: impl FnMut(&str, &[u8]),
     ) -> Result<(), RedisError> {
         match self {
-            Connection::Standalone(s) => watch_on(&s.client, channel, on_message).await,
-            Connection::Cluster(c) => c.watch_channel(channel, on_message).await,
-            Connection::Sentinel(s) => s.watch_channel(channel, on_message).await,
+            Connection::Standalone(s) => {
+                watch_on(&s.client, channels, subscribed, on_message).await
+            }
+            Connection::Cluster(c) => c.watch_channels(channels, subscribed, on_message).await,
+            Connection::Sentinel(s) => s.watch_channels(channels, subscribed, on_message).await,
         }
     }
 }
@@ -92,14 +97,16 @@ impl Connection {
 /// One subscription on one server, until its connection ends.
 async fn watch_on(
     client: &Client,
-    channel: &str,
-    mut on_message: impl FnMut(&[u8]),
+    channels: &[String],
+    subscribed: impl FnOnce(),
+    mut on_message: impl FnMut(&str, &[u8]),
 ) -> Result<(), RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
+    pubsub.subscribe(channels).await?;
+    subscribed();
     let mut messages = pubsub.into_on_message();
     while let Some(msg) = messages.next().await {
-        on_message(msg.get_payload_bytes());
+        on_message(msg.get_channel_name(), msg.get_payload_bytes());
     }
     Ok(())
 }

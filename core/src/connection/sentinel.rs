@@ -125,13 +125,14 @@ impl Sentinel {
     /// Subscribes on the master the sentinels name now, until that
     /// connection ends (the master died, or the sentinels demoted it and
     /// closed its clients); the caller subscribes again, on the new master.
-    pub async fn watch_channel(
+    pub async fn watch_channels(
         &self,
-        channel: &str,
-        on_message: impl FnMut(&[u8]),
+        channels: &[String],
+        subscribed: impl FnOnce(),
+        on_message: impl FnMut(&str, &[u8]),
     ) -> Result<(), RedisError> {
         let client = self.inner.lookup().await?;
-        super::watch_on(&client, channel, on_message).await
+        super::watch_on(&client, channels, subscribed, on_message).await
     }
 
     /// The connection to the master, or the lookup under way, and its

@@ -160,6 +160,7 @@ impl Campaign {
             }
         }
         let leader = value.and_then(owner_of).map(str::to_string);
+        c.state.observed(&leader);
         let mut observed = c.observed.lock().unwrap();
         if *observed != leader {
             *observed = leader.clone();
@@ -176,8 +177,7 @@ impl Drop for Campaign {
         if c.crashed.load(Ordering::SeqCst) {
             return;
         }
-        let ended = c.leading.lock().map(|mut l| l.take()).ok().flatten();
-        if let Some(l) = ended {
+        if let Some(l) = c.end_term() {
             tracing::info!(resource = %c.resource, id = %c.id, term = l.term, "campaign dropped while leading (runtime shut down): revoked");
             self.events.send(ElectionEvent::Revoked {
                 term: l.term,

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::ElectionConfig;
 use super::handover::Handover;
 use super::leadership::Leadership;
+use super::state::StatePublisher;
 use crate::fork::Origin;
 use crate::redlock::Redlock;
 
@@ -25,6 +26,8 @@ pub(super) struct Candidate {
     pub(super) leading: Mutex<Option<Leadership>>,
     /// The leader id the campaign last observed.
     pub(super) observed: Mutex<Option<String>>,
+    /// Leading or not, the term and the observed leader, for watchers.
+    pub(super) state: StatePublisher,
     /// How many times the campaign saw the lock's value change hands.
     pub(super) transitions: AtomicU64,
     /// Cancelled by stop or drop: the campaign and the watchers end.
@@ -57,6 +60,7 @@ impl Candidate {
             margin,
             leading: Mutex::new(None),
             observed: Mutex::new(None),
+            state: StatePublisher::new(),
             transitions: AtomicU64::new(0),
             stop: CancellationToken::new(),
             resign_request: Notify::new(),
@@ -81,8 +85,23 @@ impl Candidate {
         if self.origin.forked() {
             return None;
         }
-        let l = *self.leading.lock().unwrap();
+        let l = self.leading.lock().unwrap().clone();
         l.filter(|l| l.is_current(Instant::now()))
+    }
+
+    /// Ends the current term, if any: its token is cancelled first (before
+    /// anything else is told), then it is unpublished. Returns it.
+    pub(super) fn end_term(&self) -> Option<Leadership> {
+        let ended = self
+            .leading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(l) = &ended {
+            l.token.cancel();
+        }
+        self.state.revoked();
+        ended
     }
 
     pub(super) fn is_leader(&self) -> bool {

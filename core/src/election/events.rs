@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
@@ -43,11 +44,20 @@ impl std::fmt::Display for RevokeReason {
 }
 
 /// What an election tells its handler. Exhaustive on purpose, as
-/// [`RevokeReason`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`RevokeReason`]. (Not `PartialEq`: a term's token has no equality.)
+#[derive(Debug, Clone)]
 pub enum ElectionEvent {
     /// This candidate leads from `at` for `term` (the fencing token).
-    Elected { term: u64, at: std::time::Instant },
+    /// `term_token` is cancelled when this term ends, before the `Revoked`
+    /// of the term is sent and before `is_leader` turns false (but for a
+    /// runtime late by more than the term notice, see docs/election.md):
+    /// scope the leader's work with it, like client-go's
+    /// `OnStartedLeading(ctx)`.
+    Elected {
+        term: u64,
+        at: std::time::Instant,
+        term_token: CancellationToken,
+    },
     /// This candidate stopped leading at `at` (`is_leader` was false from then).
     Revoked {
         term: u64,

@@ -5,14 +5,19 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use futures::Stream;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::campaign::campaign;
 use super::candidate::Candidate;
 use super::config::ElectionConfig;
 use super::events::{ElectionEvent, EventThread};
+use super::state::LeadershipState;
 use crate::error::{Error, Result};
+use crate::listener::Listener;
 use crate::redlock::Redlock;
 use crate::validate;
 
@@ -20,7 +25,8 @@ use crate::validate;
 pub struct Election {
     candidate: Arc<Candidate>,
     campaign: Mutex<Option<JoinHandle<()>>>,
-    watchers: Vec<JoinHandle<()>>,
+    /// The resign announcements, heard on every node.
+    listener: Listener,
     events: EventThread,
 }
 
@@ -40,10 +46,9 @@ impl Election {
         config.validate(client.config())?;
         let (events, sender) = EventThread::spawn(resource, Box::new(handler))?;
         let candidate = Arc::new(Candidate::new(client, resource, id, config));
-        let watchers =
-            candidate
-                .handover
-                .watch(client, &candidate.resign_channel(), &candidate.stop);
+        let listener = candidate
+            .handover
+            .watch(client, &candidate.resign_channel());
         let campaign = client
             .nodes()
             .runtime()
@@ -51,7 +56,7 @@ impl Election {
         Ok(Election {
             candidate,
             campaign: Mutex::new(Some(campaign)),
-            watchers,
+            listener,
             events,
         })
     }
@@ -74,6 +79,34 @@ impl Election {
     /// The current term (fencing token) while leading.
     pub fn term(&self) -> Option<u64> {
         self.candidate.leadership().map(|l| l.term)
+    }
+
+    /// The token of the current term while leading: cancelled when the term
+    /// ends (the same token `ElectionEvent::Elected` carries). None when not
+    /// leading.
+    pub fn term_token(&self) -> Option<CancellationToken> {
+        self.candidate.leadership().map(|l| l.token)
+    }
+
+    /// The election's state (leading, term, observed leader) as a `watch`:
+    /// `borrow()` for now, `changed().await` for the next change. The
+    /// campaign publishes each change; see [`LeadershipState`] for how it
+    /// relates to [`is_leader`](Election::is_leader).
+    pub fn state(&self) -> watch::Receiver<LeadershipState> {
+        self.candidate.state.subscribe()
+    }
+
+    /// The state now, then each change, as a `Stream` (changes that come
+    /// faster than they are read are coalesced to the latest). Ends once the
+    /// election stopped and its handle was dropped.
+    pub fn states(&self) -> impl Stream<Item = LeadershipState> + Send + 'static {
+        futures::stream::unfold((self.state(), true), |(mut rx, first)| async move {
+            if !first {
+                rx.changed().await.ok()?;
+            }
+            let now = rx.borrow_and_update().clone();
+            Some((now, (rx, false)))
+        })
     }
 
     /// The leader id this candidate last observed (no network call).
@@ -119,7 +152,7 @@ impl Election {
         if finished && !c.stop.is_cancelled() {
             return false;
         }
-        match *c.leading.lock().unwrap() {
+        match c.leading.lock().unwrap().as_ref() {
             Some(l) => !l.is_overdue(Instant::now(), c.config.renew_interval()),
             None => true,
         }
@@ -172,6 +205,7 @@ impl Election {
             ));
         }
         self.candidate.stop.cancel();
+        self.listener.stop();
         let campaign = self.campaign.lock().unwrap().take();
         if let Some(c) = campaign {
             let _ = c.await;
@@ -192,10 +226,8 @@ impl Election {
         if let Some(c) = self.campaign.lock().unwrap().take() {
             c.abort();
         }
-        for w in &self.watchers {
-            w.abort();
-        }
-        *self.candidate.leading.lock().unwrap() = None;
+        self.listener.stop();
+        self.candidate.end_term();
     }
 }
 

@@ -3,19 +3,12 @@
 //! nodes announced the same resignation.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::node::Node;
+use crate::listener::Listener;
 use crate::redlock::Redlock;
-
-/// How long a watcher waits before it subscribes again after its
-/// connection failed.
-const RECONNECT_DELAY: Duration = Duration::from_millis(250);
 
 /// The resignations one candidate heard of.
 pub(super) struct Handover {
@@ -37,45 +30,15 @@ impl Handover {
         }
     }
 
-    /// Subscribes to `channel` on every node of `client` until `stop`, each
-    /// on a task of the client's runtime.
-    pub(super) fn watch(
-        self: &Arc<Self>,
-        client: &Redlock,
-        channel: &str,
-        stop: &CancellationToken,
-    ) -> Vec<JoinHandle<()>> {
-        let runtime = client.nodes().runtime();
-        client
-            .nodes()
-            .iter()
-            .map(|node| {
-                let watcher =
-                    self.clone()
-                        .watch_node(node.clone(), channel.to_string(), stop.clone());
-                runtime.spawn(watcher)
-            })
-            .collect()
-    }
-
-    async fn watch_node(
-        self: Arc<Self>,
-        node: Arc<Node>,
-        channel: String,
-        stop: CancellationToken,
-    ) {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                r = node.watch_channel(&channel, |message| self.hear(message)) => if let Err(e) = r {
-                    tracing::trace!(node = %node.name, error = %e, "resign watch failed; reconnecting");
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(RECONNECT_DELAY) => {}
-            }
-        }
+    /// Subscribes to `channel` on every node of `client`, for as long as
+    /// the returned listener lives.
+    pub(super) fn watch(self: &Arc<Self>, client: &Redlock, channel: &str) -> Listener {
+        let me = self.clone();
+        Listener::start(
+            client,
+            vec![channel.to_string()],
+            Arc::new(move |_, _, message| me.hear(message)),
+        )
     }
 
     /// One node's announcement. Our own resignation must not wake us (the

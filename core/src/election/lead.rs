@@ -54,19 +54,22 @@ fn take_office(
         tracing::warn!(resource = %candidate.resource, id = %candidate.id, term, "acquired with less validity than the step-down margin; not leading");
         return None;
     };
-    *candidate.leading.lock().unwrap() = Some(leadership);
+    *candidate.leading.lock().unwrap() = Some(leadership.clone());
+    candidate.state.elected(term);
     tracing::info!(resource = %candidate.resource, id = %candidate.id, term, "elected");
     crate::telemetry::elected(&candidate.resource, &candidate.id);
     events.send(ElectionEvent::Elected {
         term,
         at: now.into_std(),
+        term_token: leadership.token.clone(),
     });
     Some(leadership)
 }
 
-/// Renews every renew interval until a renewal fails to land before the
-/// step-down point (`LostQuorum`), a quorum says the lock is gone
-/// (`TakenOver`), or the handle asks to resign or stop.
+/// Renews every renew interval until a renewal fails to land before the end
+/// of the term (the term notice before the step-down point: `LostQuorum`), a
+/// quorum says the lock is gone (`TakenOver`), or the handle asks to resign
+/// or stop.
 async fn renew_until_the_end(
     candidate: &Candidate,
     lock: &Lock,
@@ -77,17 +80,18 @@ async fn renew_until_the_end(
     loop {
         // From the lock each round: a renewal that failed on some nodes can
         // move its validity earlier.
-        let step_down_at = leadership.step_down_point(lock.deadline(), candidate.margin);
+        leadership.renewed(lock.deadline(), candidate.margin);
+        let end_of_term = leadership.end_of_term(candidate.margin);
         tokio::select! {
             biased;
             _ = candidate.stop.cancelled() => return RevokeReason::Stopped,
             _ = candidate.resign_request.notified() => return RevokeReason::Resigned,
-            _ = tokio::time::sleep_until(step_down_at) => return RevokeReason::LostQuorum,
+            _ = tokio::time::sleep_until(end_of_term) => return RevokeReason::LostQuorum,
             _ = tokio::time::sleep_until(next_renewal) => {}
         }
         let result = tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(step_down_at) => return RevokeReason::LostQuorum,
+            _ = tokio::time::sleep_until(end_of_term) => return RevokeReason::LostQuorum,
             r = lock.extend(candidate.config.ttl) => r,
         };
         if !matches!(&result, Err(e) if e.is_lost()) {
@@ -97,7 +101,7 @@ async fn renew_until_the_end(
             leadership.renewed(lock.deadline(), candidate.margin);
             // Not after a crash (the test hook), which ended it.
             if let Some(published) = candidate.leading.lock().unwrap().as_mut() {
-                *published = leadership;
+                *published = leadership.clone();
             }
         }
         match result {
@@ -112,13 +116,13 @@ async fn renew_until_the_end(
     }
 }
 
-/// Ends the leadership before anything else is sent, then tells the
-/// handler: at the step-down point for `LostQuorum` (`is_leader` was false
-/// from then), now for the other reasons.
+/// Ends the leadership (its token first) before anything else is sent, then
+/// tells the handler: at the step-down point for `LostQuorum` if the term
+/// ended that late (`is_leader` was false from then), now otherwise.
 fn leave_office(candidate: &Candidate, term: u64, reason: RevokeReason, events: &Events) {
+    let left = candidate.end_term();
     let now = Instant::now();
-    let left = candidate.leading.lock().unwrap().take();
-    let at = match (left, reason) {
+    let at = match (&left, reason) {
         (Some(l), RevokeReason::LostQuorum) => l.ended_at(now),
         _ => now,
     };

@@ -20,7 +20,9 @@
 //! # Where each part lives
 //! - `config`: the timing, its defaults scaled to the ttl, its checks.
 //! - `events`: what the handler is told, and the thread that runs it.
-//! - `leadership`: one term's step-down point, and every question asked of it.
+//! - `leadership`: one term's step-down point and token, and every question
+//!   asked of it.
+//! - `state`: the state as a `watch` (leading, term, observed leader).
 //! - `candidate`: what the handle and the campaign task share.
 //! - `campaign`: the follower's loop: wait, attempt, observe the leader.
 //! - `lead`: one term as leader: take office, renew, leave, release.
@@ -35,7 +37,9 @@ mod handle;
 mod handover;
 mod lead;
 mod leadership;
+mod state;
 
 pub use config::{ElectionConfig, ElectionOverrides};
 pub use events::{ElectionEvent, Handler, RevokeReason};
 pub use handle::Election;
+pub use state::LeadershipState;

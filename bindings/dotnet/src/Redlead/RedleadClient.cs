@@ -338,6 +338,13 @@ namespace Redlead
             return new RedleadElection(this, resource, candidateId, options);
         }
 
+        /// <summary>An observer of who holds <paramref name="resource"/> (not started: subscribe
+        /// to <see cref="RedleadObserver.Changed"/>, then call <see cref="RedleadObserver.Start"/>).</summary>
+        public RedleadObserver CreateObserver(string resource, TimeSpan? pollInterval = null)
+        {
+            return new RedleadObserver(this, resource, pollInterval);
+        }
+
         /// <summary>Frees the client. Locks and elections made from it keep working. Safe to call twice.</summary>
         public void Dispose()
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace Redlead
 {
@@ -230,8 +231,13 @@ namespace Redlead
         private readonly ElectionOptions options;
         private readonly object gate = new object();
         private Handle handle;
-        private CancellationTokenSource leadership;
         private int disposed;
+
+        /// <summary>Guards the current term and the signal of its next change.</summary>
+        private readonly object terms = new object();
+        private CancellationTokenSource leadership;
+        private ulong leadingTerm;
+        private TaskCompletionSource<bool> termChanged = NewSignal();
 
         /// <summary>
         /// A candidate for leadership of <paramref name="resource"/> as
@@ -373,6 +379,62 @@ namespace Redlead
         }
 
         /// <summary>
+        /// Waits until this candidate leads, then runs <paramref name="work"/> with the term
+        /// and a token cancelled when that term ends (the token of
+        /// <see cref="ElectedEventArgs.Leadership"/>) or <paramref name="cancel"/> is, and
+        /// completes as the work does. Like client-go's <c>OnStartedLeading(ctx)</c>: scope
+        /// the leader's work with the token and return when it is done. It runs the work
+        /// once; call it in a loop to serve every term. Cancelled by
+        /// <paramref name="cancel"/> before this candidate leads, it completes as canceled;
+        /// after <see cref="Dispose"/>, with <see cref="ObjectDisposedException"/>.
+        /// <para>
+        /// The term's token is cancelled when the REVOKED event is raised on the election's
+        /// library thread, before the <see cref="Revoked"/> handlers: as soon as the term
+        /// ends unless an earlier handler is still running, so keep handlers short.
+        /// <see cref="IsLeader"/>, computed from the clock, turns false on time whatever the
+        /// handlers do.
+        /// </para>
+        /// </summary>
+        public async Task RunWhileLeaderAsync(Func<ulong, CancellationToken, Task> work,
+            CancellationToken cancel = default(CancellationToken))
+        {
+            if (work == null)
+            {
+                throw new ArgumentNullException("work");
+            }
+            while (true)
+            {
+                Task next;
+                CancellationTokenSource term;
+                ulong number;
+                lock (terms)
+                {
+                    next = termChanged.Task;
+                    term = leadership;
+                    number = leadingTerm;
+                }
+                if (Volatile.Read(ref disposed) != 0)
+                {
+                    throw new ObjectDisposedException("RedleadElection");
+                }
+                if (term != null && !term.IsCancellationRequested)
+                {
+                    using (var linked = CancellationTokenSource.CreateLinkedTokenSource(term.Token, cancel))
+                    {
+                        await work(number, linked.Token).ConfigureAwait(false);
+                    }
+                    return;
+                }
+                cancel.ThrowIfCancellationRequested();
+                var cancelled = NewSignal();
+                using (cancel.Register(() => cancelled.TrySetResult(true)))
+                {
+                    await Task.WhenAny(next, cancelled.Task).ConfigureAwait(false);
+                }
+            }
+        }
+
+        /// <summary>
         /// Stops campaigning and resigns if leading (a <see cref="Revoked"/> with
         /// <see cref="RevokeReason.Stopped"/> is raised first), then returns once no
         /// handler runs any more: about one round trip, plus at most the stop timeout
@@ -391,16 +453,15 @@ namespace Redlead
                 }
                 h = handle;
             }
-            if (h == null)
-            {
-                return;
-            }
-            if (dispatching == this)
+            if (h != null && dispatching == this)
             {
                 ThreadPool.QueueUserWorkItem(s => ((Handle)s).Dispose(), h);
-                return;
             }
-            h.Dispose();
+            else if (h != null)
+            {
+                h.Dispose();
+            }
+            SignalTermChange(); // RunWhileLeaderAsync waiters see the disposal
         }
 
         public override string ToString()
@@ -535,19 +596,51 @@ namespace Redlead
                 case EventElected:
                     {
                         var cts = new CancellationTokenSource();
-                        CancellationTokenSource old = Interlocked.Exchange(ref leadership, cts);
+                        CancellationTokenSource old = SwapTerm(cts, term);
                         EndLeadership(old); // never expected: every ELECTED follows a REVOKED
                         Raise(Elected, new ElectedEventArgs(term, cts.Token), "Elected");
                         break;
                     }
                 case EventRevoked:
-                    EndLeadership(Interlocked.Exchange(ref leadership, null));
+                    EndLeadership(SwapTerm(null, 0));
                     Raise(Revoked, new RevokedEventArgs(term, reason), "Revoked");
                     break;
                 case EventLeaderChanged:
                     Raise(LeaderChanged, new LeaderChangedEventArgs(leaderId), "LeaderChanged");
                     break;
             }
+        }
+
+        /// <summary>Makes <paramref name="next"/> the current term's source (null: none) and
+        /// wakes the RunWhileLeaderAsync waiters; returns the previous one.</summary>
+        private CancellationTokenSource SwapTerm(CancellationTokenSource next, ulong term)
+        {
+            CancellationTokenSource old;
+            lock (terms)
+            {
+                old = leadership;
+                leadership = next;
+                leadingTerm = term;
+            }
+            SignalTermChange();
+            return old;
+        }
+
+        private void SignalTermChange()
+        {
+            TaskCompletionSource<bool> fired;
+            lock (terms)
+            {
+                fired = termChanged;
+                termChanged = NewSignal();
+            }
+            fired.TrySetResult(true);
+        }
+
+        /// <summary>Continuations run on the thread pool, never on the library thread that signals.</summary>
+        private static TaskCompletionSource<bool> NewSignal()
+        {
+            return new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         private void EndLeadership(CancellationTokenSource cts)

@@ -28,6 +28,7 @@ __all__ = [
     "Term",
     "RevokeReason",
     "_stop_all_elections",
+    "Observer",
     "_errors_of_every_kind",
     "_log_stats",
     "_refresh_log_level",
@@ -166,6 +167,29 @@ class Election:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
     def __aenter__(self) -> Awaitable[Election]: ...
     def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Awaitable[None]: ...
+
+@final
+class Observer:
+    """Watches who holds a resource (the leader a quorum of nodes agrees on), without campaigning."""
+
+    def __new__(
+        cls,
+        client: Client,
+        resource: str,
+        *,
+        poll_interval: Optional[_Seconds] = None,
+        poll_interval_ms: Optional[_Millis] = None,
+    ) -> Observer: ...
+    @property
+    def resource(self) -> str: ...
+    @property
+    def leader(self) -> Optional[str]: ...
+    def wait_for_change(
+        self, timeout: Optional[_Seconds] = None, *, timeout_ms: Optional[_Millis] = None
+    ) -> bool: ...
+    def stop(self) -> None: ...
+    def __enter__(self) -> Observer: ...
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
 @disjoint_base
 class Client:
