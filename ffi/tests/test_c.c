@@ -1075,6 +1075,8 @@ static void test_metrics(redlead_client *c) {
     }
     redlead_string_free(text);
     CHECK("metrics_render_null_out_is_invalid", redlead_metrics_render(NULL, NULL) == REDLEAD_ERR_INVALID_ARGUMENT);
+}
+
 typedef struct {
     pthread_mutex_t mu;
     char last[300];
