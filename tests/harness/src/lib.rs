@@ -6,8 +6,10 @@
 //! are real: SIGKILL, SIGSTOP/SIGCONT and restart on the same port; network
 //! faults per link come from a toxiproxy server ([`toxiproxy`]).
 
+pub mod fake_server;
 pub mod floor;
 pub mod toxiproxy;
+pub use fake_server::{Answer, FakeServer};
 pub use toxiproxy::{Direction, ProxiedCluster, Proxy, Toxiproxy};
 
 use std::io::{Read, Write};
