@@ -264,23 +264,26 @@ impl Node {
                 Err(o) => return Reply::of(o),
             }
         }
-        let mut inv = scripts::RAISE_FENCE.prepare_invoke();
-        inv.key(fence_key).arg(token);
-        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+        let script = &*scripts::RAISE_FENCE;
+        let mut call = script.call(fence_key);
+        call.arg(token);
+        Reply::of(self.flag(script.run::<i64>(&call, &mut conn)).await)
     }
 
     pub async fn extend(&self, key: &str, value: &str, ttl_ms: u64) -> Reply {
         let mut conn = self.conn.clone();
-        let mut inv = scripts::EXTEND.prepare_invoke();
-        inv.key(key).arg(value).arg(ttl_ms);
-        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+        let script = &*scripts::EXTEND;
+        let mut call = script.call(key);
+        call.arg(value).arg(ttl_ms);
+        Reply::of(self.flag(script.run::<i64>(&call, &mut conn)).await)
     }
 
     pub async fn release(&self, key: &str, value: &str) -> Reply {
         let mut conn = self.conn.clone();
-        let mut inv = scripts::RELEASE.prepare_invoke();
-        inv.key(key).arg(value);
-        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+        let script = &*scripts::RELEASE;
+        let mut call = script.call(key);
+        call.arg(value);
+        Reply::of(self.flag(script.run::<i64>(&call, &mut conn)).await)
     }
 
     /// [`release`](Node::release), and in the same script, once the key is
@@ -355,7 +358,7 @@ impl Node {
             &*scripts::EXTEND,
             &*scripts::RAISE_FENCE,
         ] {
-            if let Err(e) = script.load_async(&mut conn).await {
+            if let Err(e) = script.load(&mut conn).await {
                 tracing::debug!(node = %self.name, error = %e, "warm-up failed; the node is retried on use");
                 return;
             }

@@ -1,10 +1,72 @@
 //! The Lua scripts. Each runs atomically on one node (Redis runs a script to
 //! completion before any other command), which is what makes "check the token,
 //! then act" safe against a concurrent owner on that node.
+//!
+//! They run by hash (`EVALSHA`) and are loaded on `NOSCRIPT`, as
+//! `redis::Script` does, but without trusting the server's answer to
+//! `SCRIPT LOAD`: redis-rs `debug_assert`s that the server hashed the script
+//! as we did, so a broken or hostile server panicked debug builds (found by
+//! core/tests/hostile.rs); here another hash is an error like any bad reply.
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::aio::ConnectionLike;
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
+
+/// A Lua script with one key, run by its SHA1.
+pub struct Script {
+    code: &'static str,
+    hash: String,
+}
+
+impl Script {
+    fn new(code: &'static str) -> Script {
+        Script {
+            code,
+            hash: redis::Script::new(code).get_hash().to_string(),
+        }
+    }
+
+    /// `EVALSHA <hash> 1 <key>`; the caller adds the arguments (ARGV).
+    pub fn call(&self, key: &str) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.hash).arg(1).arg(key);
+        cmd
+    }
+
+    /// Runs `call` (made by [`Script::call`]); on `NOSCRIPT`, loads the
+    /// script and runs it once more.
+    pub async fn run<T: FromRedisValue>(
+        &self,
+        call: &Cmd,
+        conn: &mut impl ConnectionLike,
+    ) -> RedisResult<T> {
+        match call.query_async(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.load(conn).await?;
+                call.query_async(conn).await
+            }
+            other => other,
+        }
+    }
+
+    /// `SCRIPT LOAD`; an error when the server answers another hash.
+    pub async fn load(&self, conn: &mut impl ConnectionLike) -> RedisResult<()> {
+        let hash: String = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(self.code)
+            .query_async(conn)
+            .await?;
+        if hash != self.hash {
+            return Err(RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "SCRIPT LOAD answered another hash",
+                format!("{hash:?}, expected {}", self.hash),
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// Compare-and-delete: removes the key only while it holds this lock's value.
 /// Returns 1 when deleted, 0 otherwise. The same contract as redsync's and

@@ -6,11 +6,13 @@
 //! are real: SIGKILL, SIGSTOP/SIGCONT and restart on the same port; network
 //! faults per link come from a toxiproxy server ([`toxiproxy`]).
 
+pub mod fake_server;
 pub mod floor;
 pub mod redis_cluster;
 pub mod replication;
 pub mod sentinel;
 pub mod toxiproxy;
+pub use fake_server::{Answer, FakeServer};
 pub use redis_cluster::RedisCluster;
 pub use sentinel::SentinelGroup;
 pub use toxiproxy::{Direction, ProxiedCluster, Proxy, Toxiproxy};
