@@ -297,9 +297,10 @@ impl Node {
         message: &str,
     ) -> Reply {
         let mut conn = self.conn.clone();
-        let mut inv = scripts::RELEASE.prepare_invoke();
-        inv.key(key).arg(value).arg(channel).arg(message);
-        Reply::of(self.flag(inv.invoke_async::<i64>(&mut conn)).await)
+        let script = &*scripts::RELEASE;
+        let mut call = script.call(key);
+        call.arg(value).arg(channel).arg(message);
+        Reply::of(self.flag(script.run::<i64>(&call, &mut conn)).await)
     }
 
     /// 1 -> Ok, 0 -> NotHeld.
