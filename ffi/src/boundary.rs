@@ -172,8 +172,8 @@ pub unsafe trait Handle: Sized + 'static {
 }
 
 /// Declares a handle type: `handle!(redlead_lock => Arc<LockState>, MAGIC)`
-/// for `pub struct redlead_lock { magic: AtomicU64, inner: HandleSlot<..> }`
-/// (the struct itself is written out so that cbindgen sees the opaque type).
+/// for `pub struct redlead_lock { cell: HandleCell<Arc<LockState>> }` (the
+/// struct itself is written out so that cbindgen sees the opaque type).
 macro_rules! handle {
     ($ty:ident => $inner:ty, $magic:expr) => {
         // SAFETY: `slot` returns the struct's own cell; `give` is the only
@@ -183,18 +183,23 @@ macro_rules! handle {
             const NAME: &'static str = stringify!($ty);
             type Inner = $inner;
             fn magic(&self) -> &std::sync::atomic::AtomicU64 {
-                &self.magic
+                &self.cell.magic
             }
             fn slot(&self) -> &crate::boundary::HandleSlot<$inner> {
-                &self.inner
+                &self.cell.inner
             }
             fn wrap(inner: $inner) -> Self {
                 $ty {
-                    magic: std::sync::atomic::AtomicU64::new($magic),
-                    inner: std::cell::UnsafeCell::new(std::mem::ManuallyDrop::new(inner)),
+                    cell: crate::boundary::HandleCell {
+                        magic: std::sync::atomic::AtomicU64::new($magic),
+                        inner: std::cell::UnsafeCell::new(std::mem::ManuallyDrop::new(inner)),
+                    },
                 }
             }
         }
+        // The magic number is the first 8 bytes of every handle type (see
+        // `HandleCell`): checked here, at compile time, for this one.
+        const _: () = assert!(std::mem::offset_of!($ty, cell) == 0);
         // Handles are used from many threads at once through raw pointers:
         // their objects must be Send + Sync (checked at compile time).
         const _: fn() = || {
@@ -202,6 +207,21 @@ macro_rules! handle {
             send_sync::<$inner>();
         };
     };
+}
+
+/// What every handle holds: its magic number first, then its object.
+/// `repr(C)`, and each handle struct has this as its only field (at offset
+/// 0, checked by `handle!`), so the magic number is the first 8 bytes of
+/// every handle, whatever its type. A pointer to a handle of another type
+/// is then told apart by reading those 8 bytes, which it has. With the
+/// fields laid out by rustc, the magic number of a handle with a large
+/// object came after it, past the end of a smaller handle: passing a
+/// `redlead_cancel` to `redlead_election_config_free` read 56 bytes past
+/// the cancel (found by the fuzz/ `c_abi` target under AddressSanitizer).
+#[repr(C)]
+pub struct HandleCell<T> {
+    pub(crate) magic: AtomicU64,
+    pub(crate) inner: HandleSlot<T>,
 }
 
 /// Where a handle keeps its object: dropped in place by `take`, never moved.
@@ -408,4 +428,30 @@ pub(crate) fn write_c_str(buf: *mut c_char, buf_len: usize, s: Option<&str>) -> 
         Some(_) => {}
     }
     needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The magic number is the first 8 bytes of every handle type, so that
+    /// checking a pointer of another type reads only bytes it has (see
+    /// `HandleCell`; `handle!` checks the cell's offset at compile time).
+    #[test]
+    fn every_handle_starts_with_its_magic_number() {
+        fn check<T: Handle>(p: *mut T) {
+            // SAFETY: a live handle of at least 8 bytes, aligned for u64.
+            let first = unsafe { p.cast::<u64>().read() };
+            assert_eq!(first, T::MAGIC, "{}", T::NAME);
+            assert!(take(p, "p").unwrap().is_some());
+        }
+        check(give::<crate::config::redlead_config>(Default::default()));
+        check(give::<crate::config::redlead_election_config>(
+            Default::default(),
+        ));
+        check(give::<crate::lock::redlead_lock_options>(Default::default()));
+        check(give::<crate::cancel::redlead_cancel>(Default::default()));
+        check(give::<crate::client::redlead_outcomes>(Vec::new()));
+        check(new_error(FfiError::invalid("x")));
+    }
 }

@@ -16,8 +16,7 @@ use crate::error::{redlead_error, redlead_status};
 /// used concurrently). One cancel may be given to many calls; cancelling it
 /// ends them all. It cannot be reset.
 pub struct redlead_cancel {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<CancellationToken>,
+    cell: crate::boundary::HandleCell<CancellationToken>,
 }
 
 handle!(redlead_cancel => CancellationToken, 0x7265_646c_636e_6c30);

@@ -22,8 +22,7 @@ use crate::status::{node_outcomes, redlead_outcome, redlead_status, FfiError};
 /// a client may be called from many threads at once (a const handle may be
 /// used concurrently).
 pub struct redlead_client {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<Arc<Redlock>>,
+    cell: crate::boundary::HandleCell<Arc<Redlock>>,
 }
 
 handle!(redlead_client => Arc<Redlock>, 0x7265_646c_636c_6930);
@@ -153,8 +152,7 @@ pub extern "C" fn redlead_string_free(s: *mut c_char) {
 /// until it is freed. Thread-safety: immutable; a const handle may be used
 /// concurrently.
 pub struct redlead_outcomes {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<Vec<(CString, redlead_outcome, CString)>>,
+    cell: crate::boundary::HandleCell<Vec<(CString, redlead_outcome, CString)>>,
 }
 
 handle!(redlead_outcomes => Vec<(CString, redlead_outcome, CString)>, 0x7265_646c_6f75_7430);

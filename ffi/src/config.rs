@@ -17,8 +17,7 @@ use crate::error::{redlead_error, redlead_status, FfiError, FfiResult};
 /// set it from two threads at once (reading it in two `redlead_client_new`
 /// calls at once is safe).
 pub struct redlead_config {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<ClientSettings>,
+    cell: crate::boundary::HandleCell<ClientSettings>,
 }
 
 handle!(redlead_config => ClientSettings, 0x7265_646c_6366_6730);
@@ -35,10 +34,9 @@ pub struct ClientSettings {
 /// Ownership, lifetime and thread-safety as for `redlead_config`:
 /// `redlead_election_start` copies it.
 pub struct redlead_election_config {
-    magic: std::sync::atomic::AtomicU64,
     // Only what was set, so that the core's defaults (scaled to the ttl)
     // apply to the rest.
-    inner: crate::boundary::HandleSlot<ElectionOverrides>,
+    cell: crate::boundary::HandleCell<ElectionOverrides>,
 }
 
 handle!(redlead_election_config => ElectionOverrides, 0x7265_646c_6563_6630);

@@ -20,9 +20,8 @@ use crate::runtime;
 /// function taking an election may be called from many threads at once,
 /// including from its own callback, except `redlead_election_free` there.
 pub struct redlead_election {
-    magic: std::sync::atomic::AtomicU64,
     /// Shared with calls in flight (see `redlead_lock`).
-    inner: crate::boundary::HandleSlot<Arc<Election>>,
+    cell: crate::boundary::HandleCell<Arc<Election>>,
 }
 
 handle!(redlead_election => Arc<Election>, 0x7265_646c_656c_6530);

@@ -27,8 +27,7 @@ pub extern "C" fn redlead_status_str(status: redlead_status) -> *const c_char {
 /// several threads at once is safe (a const handle may be used
 /// concurrently); freeing it while another thread reads it is not.
 pub struct redlead_error {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<ErrorData>,
+    cell: crate::boundary::HandleCell<ErrorData>,
 }
 
 handle!(redlead_error => ErrorData, 0x7265_646c_6572_7230);

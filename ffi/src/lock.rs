@@ -30,10 +30,9 @@ pub const REDLEAD_LOCK_FENCED: u32 = 1;
 /// called from many threads at once (a const handle may be used
 /// concurrently).
 pub struct redlead_lock {
-    magic: std::sync::atomic::AtomicU64,
     /// Shared with calls in flight, so that no borrow of the handle's memory
     /// spans a network wait (the handle may be freed meanwhile).
-    inner: crate::boundary::HandleSlot<Arc<LockState>>,
+    cell: crate::boundary::HandleCell<Arc<LockState>>,
 }
 
 handle!(redlead_lock => Arc<LockState>, 0x7265_646c_6c63_6b30);
@@ -68,8 +67,7 @@ fn new_handle(lock: Lock) -> *mut redlead_lock {
 /// synchronized; do not set it from two threads at once (reading it in two
 /// acquires at once is safe).
 pub struct redlead_lock_options {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<LockOptions>,
+    cell: crate::boundary::HandleCell<LockOptions>,
 }
 
 handle!(redlead_lock_options => LockOptions, 0x7265_646c_6c6f_7030);

@@ -591,6 +591,93 @@ static void test_double_free(redlead_client *c) {
     CHECK("error_double_free_is_a_no_op", redlead_error_code(e1) == REDLEAD_ERR_INVALID_ARGUMENT);
 }
 
+/* Every handle passed where another type is expected is refused
+ * (REDLEAD_ERR_INVALID_ARGUMENT, or a no-op for the frees) and stays usable.
+ * Under AddressSanitizer this also looks for reads outside the handle:
+ * before the magic number sat at offset 0 of every handle, checking a
+ * redlead_cancel passed to redlead_election_config_free read past the
+ * cancel's end (found by fuzz/ c_abi). Whether such a read lands in a
+ * redzone depends on the heap, so the regression test that always catches
+ * it is every_handle_starts_with_its_magic_number in ffi/src/boundary.rs. */
+static void test_wrong_handle_types(redlead_client *c) {
+    enum { N = 9 };
+    redlead_error *err = NULL;
+    redlead_lock *l = NULL;
+    check_status("wrong_type_lock", redlead_lock_try_acquire(c, "c-wrong-type", 5000, 0, &l, &err),
+                 REDLEAD_OK, &err);
+    static recorder rd;
+    rec_init(&rd, "W");
+    redlead_event_closure cl = {&rd, rec_call, rec_drop};
+    redlead_election *el = NULL;
+    err = NULL;
+    check_status("wrong_type_election", redlead_election_start(c, "c-wrong-type-e", "W", NULL, cl, &el, &err),
+                 REDLEAD_OK, &err);
+    redlead_outcomes *o = NULL;
+    err = NULL;
+    check_status("wrong_type_outcomes", redlead_client_ping(c, &o, &err), REDLEAD_OK, &err);
+    redlead_error *e0 = NULL;
+    redlead_lock_extend(NULL, 1000, &e0);
+    void *h[N] = {redlead_config_new(), redlead_election_config_new(), redlead_lock_options_new(),
+                  redlead_cancel_new(), c, l, el, o, e0};
+    int probes = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            if (i == j) continue;
+            redlead_error *e = NULL;
+            const char *node = NULL, *msg = NULL;
+            redlead_outcome oc;
+            uint8_t flag = 0;
+            redlead_outcomes *o2 = NULL;
+            redlead_status st = REDLEAD_OK;
+            switch (j) {
+            case 0: st = redlead_config_set_retry_count((redlead_config *)h[i], 3, &e); break;
+            case 1: st = redlead_election_config_set_ttl_ms((redlead_election_config *)h[i], 1000, &e); break;
+            case 2: st = redlead_lock_options_set_fenced((redlead_lock_options *)h[i], 1, &e); break;
+            case 3: st = redlead_cancel_cancel((redlead_cancel *)h[i], &e); break;
+            case 4: st = redlead_client_ping((redlead_client *)h[i], &o2, &e); break;
+            case 5: st = redlead_lock_extend((redlead_lock *)h[i], 5000, &e); break;
+            case 6: st = redlead_election_resign((redlead_election *)h[i], &flag, &e); break;
+            case 7: st = redlead_outcomes_get((redlead_outcomes *)h[i], 0, &node, &oc, &msg, &e); break;
+            case 8: st = redlead_error_node_outcome((redlead_error *)h[i], 0, &node, &oc, &msg, &e); break;
+            }
+            probes++;
+            if (st == REDLEAD_ERR_INVALID_ARGUMENT && e && strstr(redlead_error_message(e), "is not a"))
+                refused++;
+            else
+                printf("  handle %d taken as type %d: status %d\n", i, j, (int)st);
+            redlead_error_free(e);
+            redlead_outcomes_free(o2);
+            switch (j) {
+            case 0: redlead_config_free((redlead_config *)h[i]); break;
+            case 1: redlead_election_config_free((redlead_election_config *)h[i]); break;
+            case 2: redlead_lock_options_free((redlead_lock_options *)h[i]); break;
+            case 3: redlead_cancel_free((redlead_cancel *)h[i]); break;
+            case 4: redlead_client_free((redlead_client *)h[i]); break;
+            case 5: redlead_lock_free((redlead_lock *)h[i]); break;
+            case 6: e = NULL; redlead_election_free((redlead_election *)h[i], &e); redlead_error_free(e); break;
+            case 7: redlead_outcomes_free((redlead_outcomes *)h[i]); break;
+            case 8: redlead_error_free((redlead_error *)h[i]); break;
+            }
+        }
+    }
+    CHECK("every_handle_taken_as_another_type_is_refused", probes == N * (N - 1) && refused == probes);
+    err = NULL;
+    CHECK("handles_outlive_frees_of_another_type",
+          redlead_lock_is_held(l) == 1 && redlead_outcomes_count(o) == g_n &&
+              redlead_error_code(e0) == REDLEAD_ERR_INVALID_ARGUMENT &&
+              redlead_config_set_retry_count(h[0], 3, &err) == REDLEAD_OK);
+    redlead_config_free(h[0]);
+    redlead_election_config_free(h[1]);
+    redlead_lock_options_free(h[2]);
+    redlead_cancel_free(h[3]);
+    check_status("wrong_type_lock_release", redlead_lock_release(l, &err), REDLEAD_OK, &err);
+    redlead_lock_free(l);
+    err = NULL;
+    check_status("wrong_type_election_free", redlead_election_free(el, &err), REDLEAD_OK, &err);
+    redlead_outcomes_free(o);
+    redlead_error_free(e0);
+}
+
 /* ---- raw Redis access, to look at the keys themselves ---- */
 
 /* Number of nodes among g_urls where `key` exists (EXISTS over a raw socket). */
@@ -1196,6 +1283,7 @@ int main(int argc, char **argv) {
     test_log(c);
     test_free_while_waiting(c);
     test_double_free(c);
+    test_wrong_handle_types(c);
     test_fork(c);
     test_fork_leader(c);
     redlead_client_free(c);

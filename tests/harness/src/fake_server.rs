@@ -13,6 +13,7 @@
 //! Dropping the server closes the listener and every connection, which ends
 //! its threads.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -109,11 +110,15 @@ pub fn bulk(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+type Streams = Arc<Mutex<HashMap<usize, TcpStream>>>;
+
 /// A fake Redis server on a free loopback port.
 pub struct FakeServer {
     port: u16,
     stop: Arc<AtomicBool>,
-    streams: Arc<Mutex<Vec<TcpStream>>>,
+    /// The open connections, to end them on drop; each removes itself when
+    /// it ends, so a long-lived fake (a fuzz target's) holds no closed ones.
+    streams: Streams,
     seen: Arc<Mutex<Vec<String>>>,
     connections: Arc<AtomicUsize>,
     accept: Option<thread::JoinHandle<()>>,
@@ -129,7 +134,7 @@ impl FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let streams: Streams = Arc::default();
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let connections = Arc::new(AtomicUsize::new(0));
         let accept = {
@@ -147,14 +152,18 @@ impl FakeServer {
                             return;
                         }
                         let Ok(stream) = stream else { continue };
-                        connections.fetch_add(1, Ordering::SeqCst);
+                        let id = connections.fetch_add(1, Ordering::SeqCst);
                         if let Ok(copy) = stream.try_clone() {
-                            streams.lock().unwrap().push(copy);
+                            streams.lock().unwrap().insert(id, copy);
                         }
-                        let (misbehaviour, seen) = (misbehaviour.clone(), seen.clone());
+                        let (misbehaviour, seen, streams) =
+                            (misbehaviour.clone(), seen.clone(), streams.clone());
                         let _ = thread::Builder::new()
                             .name(format!("fake-redis-{port}-conn"))
-                            .spawn(move || serve(stream, &*misbehaviour, &seen));
+                            .spawn(move || {
+                                serve(stream, &*misbehaviour, &seen);
+                                streams.lock().unwrap().remove(&id);
+                            });
                     }
                 })
                 .expect("spawn the fake server's accept thread")
@@ -222,7 +231,7 @@ impl Drop for FakeServer {
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
-        for s in self.streams.lock().unwrap().drain(..) {
+        for (_, s) in self.streams.lock().unwrap().drain() {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
