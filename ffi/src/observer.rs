@@ -26,8 +26,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// threads at once, including from its own callback, except
 /// `redlead_observer_free` there.
 pub struct redlead_observer {
-    magic: std::sync::atomic::AtomicU64,
-    inner: crate::boundary::HandleSlot<Arc<ObserverState>>,
+    cell: crate::boundary::HandleCell<Arc<ObserverState>>,
 }
 
 handle!(redlead_observer => Arc<ObserverState>, 0x7265_646c_6f62_7330);
