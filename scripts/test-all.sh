@@ -33,6 +33,9 @@ step python bindings/python/tests/run.sh
 step dotnet bindings/dotnet/run-tests.sh
 step cross-language tests/cross-language/run.sh
 step payment-example bindings/python/.venv/bin/python -m pytest -q -p no:cacheprovider examples/python
+# Nightly-only checks (docs/reliability.md); each skips with a message without nightly.
+step miri scripts/miri.sh
+step fuzz scripts/fuzz.sh
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

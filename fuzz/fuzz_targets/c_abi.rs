@@ -264,7 +264,11 @@ impl World {
     fn others(&self, except: usize) -> Vec<*mut c_void> {
         let pools: [Vec<*mut c_void>; 9] = [
             self.configs.live.iter().map(|p| p.cast()).collect(),
-            self.election_configs.live.iter().map(|p| p.cast()).collect(),
+            self.election_configs
+                .live
+                .iter()
+                .map(|p| p.cast())
+                .collect(),
             self.options.live.iter().map(|p| p.cast()).collect(),
             self.cancels.live.iter().map(|p| p.cast()).collect(),
             self.clients.live.iter().map(|p| p.cast()).collect(),
@@ -291,7 +295,10 @@ macro_rules! pick {
 
 /// Runs a call that takes `error_out`, checks that an error object comes
 /// exactly with a failure, and keeps it.
-fn call(world: &mut World, f: impl FnOnce(*mut *mut redlead_error) -> redlead_status) -> redlead_status {
+fn call(
+    world: &mut World,
+    f: impl FnOnce(*mut *mut redlead_error) -> redlead_status,
+) -> redlead_status {
     let mut error: *mut redlead_error = null_mut();
     let status = f(&mut error);
     assert!(STATUSES.contains(&status), "status out of range");
@@ -353,11 +360,17 @@ fn run(world: &mut World, op: &Op) {
                 }
             };
             match setting {
-                Setting::NodeTimeout(ms) => run_setter(&|e| redlead_config_set_node_timeout_ms(c, ms.ms(), e)),
+                Setting::NodeTimeout(ms) => {
+                    run_setter(&|e| redlead_config_set_node_timeout_ms(c, ms.ms(), e))
+                }
                 Setting::Drift(d) => run_setter(&|e| redlead_config_set_drift_factor(c, *d, e)),
                 Setting::RetryCount(n) => run_setter(&|e| redlead_config_set_retry_count(c, *n, e)),
-                Setting::RetryDelay(ms) => run_setter(&|e| redlead_config_set_retry_delay_ms(c, ms.ms(), e)),
-                Setting::RetryJitter(ms) => run_setter(&|e| redlead_config_set_retry_jitter_ms(c, ms.ms(), e)),
+                Setting::RetryDelay(ms) => {
+                    run_setter(&|e| redlead_config_set_retry_delay_ms(c, ms.ms(), e))
+                }
+                Setting::RetryJitter(ms) => {
+                    run_setter(&|e| redlead_config_set_retry_jitter_ms(c, ms.ms(), e))
+                }
                 Setting::KeyPrefix(t) => {
                     let s = t.c();
                     run_setter(&|e| redlead_config_set_key_prefix(c, ptr(&s), e))
@@ -368,7 +381,9 @@ fn run(world: &mut World, op: &Op) {
                 }
                 Setting::ClientCert(cert, key) => {
                     let (cert, key) = (cert.c(), key.c());
-                    run_setter(&|e| redlead_config_set_tls_client_cert_pem(c, ptr(&cert), ptr(&key), e))
+                    run_setter(&|e| {
+                        redlead_config_set_tls_client_cert_pem(c, ptr(&cert), ptr(&key), e)
+                    })
                 }
                 Setting::HashTag(b) => run_setter(&|e| redlead_config_set_key_hash_tag(c, *b, e)),
                 Setting::ConnectTimeout(ms) => {
@@ -389,11 +404,21 @@ fn run(world: &mut World, op: &Op) {
             let c = pick!(world.election_configs[1], *p);
             let f = |e: *mut *mut redlead_error| match setting {
                 ElectionSetting::Ttl(ms) => redlead_election_config_set_ttl_ms(c, ms.ms(), e),
-                ElectionSetting::Renew(ms) => redlead_election_config_set_renew_interval_ms(c, ms.ms(), e),
-                ElectionSetting::Retry(ms) => redlead_election_config_set_retry_interval_ms(c, ms.ms(), e),
-                ElectionSetting::Jitter(ms) => redlead_election_config_set_retry_jitter_ms(c, ms.ms(), e),
-                ElectionSetting::StopTimeout(ms) => redlead_election_config_set_stop_timeout_ms(c, ms.ms(), e),
-                ElectionSetting::Margin(ms) => redlead_election_config_set_step_down_margin_ms(c, ms.ms(), e),
+                ElectionSetting::Renew(ms) => {
+                    redlead_election_config_set_renew_interval_ms(c, ms.ms(), e)
+                }
+                ElectionSetting::Retry(ms) => {
+                    redlead_election_config_set_retry_interval_ms(c, ms.ms(), e)
+                }
+                ElectionSetting::Jitter(ms) => {
+                    redlead_election_config_set_retry_jitter_ms(c, ms.ms(), e)
+                }
+                ElectionSetting::StopTimeout(ms) => {
+                    redlead_election_config_set_stop_timeout_ms(c, ms.ms(), e)
+                }
+                ElectionSetting::Margin(ms) => {
+                    redlead_election_config_set_step_down_margin_ms(c, ms.ms(), e)
+                }
             };
             if *null_error {
                 assert!(STATUSES.contains(&f(null_mut())));
@@ -418,7 +443,9 @@ fn run(world: &mut World, op: &Op) {
         }
         Op::OptionsAutoExtend(p, hold, n, interval) => {
             let o = pick!(world.options[2], *p);
-            call(world, |e| redlead_lock_options_set_auto_extend(o, hold.ms(), *n, interval.ms(), e));
+            call(world, |e| {
+                redlead_lock_options_set_auto_extend(o, hold.ms(), *n, interval.ms(), e)
+            });
         }
         Op::OptionsFree(p) => {
             let o = pick!(world.options[2], *p);
@@ -444,11 +471,21 @@ fn run(world: &mut World, op: &Op) {
         } => {
             let strings: Vec<Option<CString>> = urls.iter().take(7).map(Url::c).collect();
             let pointers: Vec<*const c_char> = strings.iter().map(ptr).collect();
-            let array = if *null_array { null() } else { pointers.as_ptr() };
+            let array = if *null_array {
+                null()
+            } else {
+                pointers.as_ptr()
+            };
             let config = pick!(world.configs[0], *config);
             let mut client: *mut redlead_client = null_mut();
-            let out = if *null_out { null_mut() } else { &mut client as *mut _ };
-            let status = call(world, |e| redlead_client_new(array, pointers.len(), config, out, e));
+            let out = if *null_out {
+                null_mut()
+            } else {
+                &mut client as *mut _
+            };
+            let status = call(world, |e| {
+                redlead_client_new(array, pointers.len(), config, out, e)
+            });
             if *null_out {
                 assert_ne!(status, REDLEAD_OK, "a client with nowhere to put it");
             } else {
@@ -466,7 +503,9 @@ fn run(world: &mut World, op: &Op) {
             let c = pick!(world.clients[4], *p);
             let r = resource.c();
             let (mut held, mut owner): (u8, *mut c_char) = (0, null_mut());
-            call(world, |e| redlead_client_holder(c, ptr(&r), &mut held, &mut owner, e));
+            call(world, |e| {
+                redlead_client_holder(c, ptr(&r), &mut held, &mut owner, e)
+            });
             read_c(owner);
             redlead_string_free(owner);
         }
@@ -479,14 +518,18 @@ fn run(world: &mut World, op: &Op) {
             let c = pick!(world.clients[4], *p);
             let r = resource.c();
             let mut lock: *mut redlead_lock = null_mut();
-            call(world, |e| redlead_lock_try_acquire(c, ptr(&r), ttl.ms(), *flags, &mut lock, e));
+            call(world, |e| {
+                redlead_lock_try_acquire(c, ptr(&r), ttl.ms(), *flags, &mut lock, e)
+            });
             world.locks.add(lock);
         }
         Op::Acquire(p, resource, ttl, wait, flags) => {
             let c = pick!(world.clients[4], *p);
             let r = resource.c();
             let mut lock: *mut redlead_lock = null_mut();
-            call(world, |e| redlead_lock_acquire(c, ptr(&r), ttl.ms(), wait.wait(), *flags, &mut lock, e));
+            call(world, |e| {
+                redlead_lock_acquire(c, ptr(&r), ttl.ms(), wait.wait(), *flags, &mut lock, e)
+            });
             world.locks.add(lock);
         }
         Op::AcquireWith(p, resource, ttl, wait, options, cancel) => {
@@ -543,13 +586,14 @@ fn run(world: &mut World, op: &Op) {
             let (r, i) = (resource.c(), id.c());
             let closure = redlead_event_closure {
                 context: null_mut(),
-                call: with_call.then_some(
-                    on_event as unsafe extern "C" fn(*mut c_void, *const redlead_event),
-                ),
+                call: with_call
+                    .then_some(on_event as unsafe extern "C" fn(*mut c_void, *const redlead_event)),
                 drop: Some(on_drop),
             };
             let mut election: *mut redlead_election = null_mut();
-            call(world, |e| redlead_election_start(c, ptr(&r), ptr(&i), k, closure, &mut election, e));
+            call(world, |e| {
+                redlead_election_start(c, ptr(&r), ptr(&i), k, closure, &mut election, e)
+            });
             world.elections.add(election);
         }
         Op::ElectionQuery(p) => {
@@ -591,7 +635,9 @@ fn run(world: &mut World, op: &Op) {
             let (mut node, mut message): (*const c_char, *const c_char) = (null(), null());
             let mut outcome = redlead_outcome::REDLEAD_OUTCOME_OK;
             let index = usize::from(*index) % (n + 2);
-            call(world, |e| redlead_outcomes_get(o, index, &mut node, &mut outcome, &mut message, e));
+            call(world, |e| {
+                redlead_outcomes_get(o, index, &mut node, &mut outcome, &mut message, e)
+            });
             read_c(node);
             read_c(message);
         }
@@ -608,7 +654,9 @@ fn run(world: &mut World, op: &Op) {
             let (mut node, mut message): (*const c_char, *const c_char) = (null(), null());
             let mut outcome = redlead_outcome::REDLEAD_OUTCOME_OK;
             let index = usize::from(*index) % (n + 2);
-            call(world, |e| redlead_error_node_outcome(err, index, &mut node, &mut outcome, &mut message, e));
+            call(world, |e| {
+                redlead_error_node_outcome(err, index, &mut node, &mut outcome, &mut message, e)
+            });
             read_c(node);
             read_c(message);
         }

@@ -115,21 +115,32 @@ impl Url {
                     s.push('?');
                     s.push_str(q);
                 }
-                let unreserved =
-                    |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+                let unreserved = |t: &str| {
+                    t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                };
                 let secret = match (scheme, self) {
                     (Scheme::Other(_), _) => None,
-                    (_, Url::Built { password: Password::Marker(_), .. })
-                        if unreserved(user.as_deref().unwrap_or("")) =>
-                    {
-                        password
-                    }
+                    (
+                        _,
+                        Url::Built {
+                            password: Password::Marker(_),
+                            ..
+                        },
+                    ) if unreserved(user.as_deref().unwrap_or("")) => password,
                     _ => None,
                 };
                 (s, secret)
             }
         }
     }
+}
+
+/// A root CA, and maybe a client certificate and key (PEM, or not).
+#[derive(Arbitrary, Debug)]
+struct TlsInput {
+    root_ca: Vec<u8>,
+    client: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -143,7 +154,7 @@ struct Input {
     retry_count: Option<u32>,
     prefix: String,
     hash_tag: bool,
-    tls: Option<(Vec<u8>, Option<(Vec<u8>, Vec<u8>)>)>,
+    tls: Option<TlsInput>,
     resource: String,
     ttl_ms: u64,
     fenced: bool,
@@ -172,15 +183,22 @@ fn check_rejection(e: &redlead_core::Error, secrets: &[String]) {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     let shown = format!("{e} {e:?}");
     for s in secrets {
-        assert!(!shown.contains(s.as_str()), "password {s:?} shows in {shown:?}");
+        assert!(
+            !shown.contains(s.as_str()),
+            "password {s:?} shows in {shown:?}"
+        );
     }
 }
 
 fuzz_target!(|input: Input| {
-    for (zero, ms) in [(Zero::Rejected, input.ttl_ms), (Zero::Allowed, input.retry_delay_ms)] {
+    for (zero, ms) in [
+        (Zero::Rejected, input.ttl_ms),
+        (Zero::Allowed, input.retry_delay_ms),
+    ] {
         check_duration("fuzzed_ms", ms, zero);
     }
-    match validate::duration_from_fractional_millis("fuzzed_ms", input.fractional_ms, Zero::Allowed) {
+    match validate::duration_from_fractional_millis("fuzzed_ms", input.fractional_ms, Zero::Allowed)
+    {
         Ok(d) => assert!(d <= validate::MAX_DURATION + Duration::from_millis(1)),
         Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
     }
@@ -203,9 +221,9 @@ fuzz_target!(|input: Input| {
             input.retry_count,
         )
         .with_key_format(KeyFormat::new(input.prefix.clone(), input.hash_tag));
-    if let Some((ca, client)) = &input.tls {
-        let mut tls = Tls::with_root_ca(ca.clone());
-        if let Some((cert, key)) = client {
+    if let Some(t) = &input.tls {
+        let mut tls = Tls::with_root_ca(t.root_ca.clone());
+        if let Some((cert, key)) = &t.client {
             tls = tls.with_client_cert(cert.clone(), key.clone());
         }
         config = config.with_tls(tls);
@@ -230,7 +248,10 @@ fuzz_target!(|input: Input| {
     };
     let shown = format!("{client:?} {:?}", client.node_names());
     for s in &secrets {
-        assert!(!shown.contains(s.as_str()), "password {s:?} shows in {shown:?}");
+        assert!(
+            !shown.contains(s.as_str()),
+            "password {s:?} shows in {shown:?}"
+        );
     }
 
     let ttl = Duration::from_millis(input.ttl_ms);
