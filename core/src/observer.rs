@@ -84,8 +84,9 @@ impl Redlock {
         self.observe_every(resource, DEFAULT_POLL_INTERVAL).await
     }
 
-    /// Starts observing `resource`: asks the nodes once before it returns
-    /// (about one round trip, at most the node timeout), then every
+    /// Starts observing `resource`: subscribes to its announcements, asks
+    /// the nodes once before it returns (a few round trips; at most the
+    /// connect timeout plus twice the node timeout), then every
     /// `poll_interval` and whenever a node announces a release or a
     /// resignation of it. See the `observer` module docs for what counts
     /// as the leader.
@@ -107,6 +108,14 @@ impl Redlock {
             ],
             Arc::new(move |_, _, _| wake.notify_one()),
         );
+        // A release announced before the subscriptions are in place would be
+        // missed until the next poll, so the first ask waits for them: on a
+        // quorum of nodes, which always includes a node of any quorum that
+        // holds (and so announces the release of) a value. Bounded, so that
+        // unreachable nodes delay the start by one connection attempt at most.
+        let settle = self.config().connect_timeout + self.config().node_timeout;
+        let quorum = self.quorum().size();
+        let _ = tokio::time::timeout(settle, listener.subscribed_on(quorum)).await;
         let first = ask(self, resource).await;
         let (tx, state) = watch::channel(first);
         let poll = Poll {

@@ -131,3 +131,62 @@ async fn observer_reports_a_leader_only_when_a_quorum_of_nodes_agree() {
     })
     .await;
 }
+
+/// The first ask comes after the subscriptions: when `observe` returns, a
+/// quorum of nodes already count its subscriber, so a release right after is
+/// announced to it, not left for the next poll. (Before the fix the ask on
+/// warm connections returned before the new pub/sub connections subscribed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn observe_returns_subscribed_on_a_quorum_so_a_release_at_once_is_heard() {
+    let cluster = Cluster::start_in_memory(3);
+    let rl = fast_client(&cluster);
+    common::warm(&rl).await;
+    let channel = |r: &str| rl.config().key_format.release_channel(r);
+    for round in 0..5 {
+        let resource = format!("observed-at-once-{round}");
+        let opts = redlead::LockOptions::default().with_owner("holder");
+        let lock = rl
+            .try_acquire_with(&resource, Duration::from_secs(30), &opts)
+            .await
+            .unwrap();
+        let observer = rl
+            .observe_every(&resource, Duration::from_secs(600))
+            .await
+            .unwrap();
+        let counts = subscribers(&cluster, &channel(&resource));
+        assert!(
+            counts.iter().filter(|&&c| c > 0).count() >= 2,
+            "round {round}: subscribers per node {counts:?} when observe returned"
+        );
+        assert_eq!(
+            observer.leader().as_deref(),
+            Some("holder"),
+            "round {round}"
+        );
+        let mut changes = observer.changes();
+        lock.release().await.unwrap();
+        wait_for(&mut changes, Duration::from_secs(2), "the release", |o| {
+            o.value.is_none()
+        })
+        .await;
+    }
+}
+
+fn subscribers(cluster: &Cluster, channel: &str) -> Vec<i64> {
+    cluster
+        .urls()
+        .iter()
+        .map(|url| {
+            let mut con = redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let reply: Vec<(String, i64)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(channel)
+                .query(&mut con)
+                .unwrap();
+            reply[0].1
+        })
+        .collect()
+}
