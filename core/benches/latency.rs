@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redlead::{Config, Election, ElectionConfig, LockOptions, Redlock};
-use redlead_harness::floor::RawFloor;
+use redlead_harness::floor::{resp, script_hash, RawFloor};
 use redlead_harness::Cluster;
 use tokio::time::Instant;
 
@@ -70,15 +70,25 @@ async fn main() {
             .await
             .unwrap();
     }
+    // The library's own commands sent over the raw sockets: what the server
+    // side of one acquire+release costs, with no client code at all.
+    let script = redlead::release_script();
+    let sha = script_hash(script);
+    raw.round_trip_of(&resp(&[b"SCRIPT", b"LOAD", script.as_bytes()]));
+    let key = b"{bench-raw}";
+    let value = b"0123456789abcdef0123456789abcdef";
+    let set_nx = resp(&[b"SET", key, value, b"NX", b"PX", b"10000"]);
+    let release_cmd = resp(&[b"EVALSHA", sha.as_bytes(), b"1", key, value]);
     println!("redlead latency bench: 5 local redis-server nodes, quorum 3, {n} samples each");
     println!("(nodes without persistence; REDLEAD_BENCH_DURABLE=1 for appendfsync always)\n");
 
     // Interleave the measurements so that machine noise hits all of them alike.
     let (mut floor, mut plain, mut fenced, mut extend) = (vec![], vec![], vec![], vec![]);
-    let mut release = vec![];
+    let (mut release, mut raw_redlock) = (vec![], vec![]);
     let fenced_opts = LockOptions::fenced();
     for _ in 0..n {
         floor.push(raw.round_trip());
+        raw_redlock.push(raw.round_trip_of(&set_nx) + raw.round_trip_of(&release_cmd));
         let t = Instant::now();
         let lock = rl.try_acquire("bench", ttl).await.unwrap();
         let r = Instant::now();
@@ -99,6 +109,7 @@ async fn main() {
         lock.release().await.unwrap();
     }
     let floor = report("floor: raw-socket PING to quorum", floor);
+    let raw_lock = report("raw sockets: SET NX + release script", raw_redlock);
     let plain = report("acquire+release (unfenced)", plain);
     let fenced = report("acquire+release (fenced)", fenced);
     let ext = report("extend (= one renewal)", extend);
@@ -113,6 +124,10 @@ async fn main() {
     println!(
         "fenced   p50 / floor2x = {r_fenced:.2}   (target <= 1.2 x 1.5 = 1.80) {}",
         verdict(r_fenced <= 1.8)
+    );
+    println!(
+        "unfenced p50 / raw sockets with the same commands = {:.2}",
+        plain.as_secs_f64() / raw_lock.as_secs_f64()
     );
     println!(
         "renewal  p50 / (1 x floor) = {:.2}",

@@ -102,6 +102,12 @@ pub use multi::MultiLock;
 pub use observer::{Observation, Observer};
 pub use quorum::Quorum;
 pub use redlock::{LockOptions, Redlock};
+/// The release script's Lua source, for benchmarks that send the library's
+/// exact commands over raw sockets (core/benches/latency.rs).
+#[doc(hidden)]
+pub fn release_script() -> &'static str {
+    scripts::RELEASE.code()
+}
 pub use semaphore::{Permit, Semaphore, MAX_PERMITS};
 pub use validity::safety_margin;
 

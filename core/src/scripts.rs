@@ -27,6 +27,11 @@ impl Script {
         }
     }
 
+    /// The Lua source (benchmarks send it over raw sockets).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// `EVALSHA <hash> 1 <key>`; the caller adds the arguments (ARGV).
     pub fn call(&self, key: &str) -> Cmd {
         let mut cmd = redis::cmd("EVALSHA");
