@@ -78,6 +78,7 @@ pub mod observer;
 mod quorum;
 mod random;
 mod redlock;
+mod round;
 mod scripts;
 mod semaphore;
 pub mod telemetry;

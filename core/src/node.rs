@@ -16,24 +16,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::{BoxFuture, FutureExt, Shared};
 use redis::{RedisError, Value};
 use tokio::time::Instant;
 
 use crate::connection::{redact, Connection, Dialing, NodeKind, NodeUrl};
 use crate::error::{Error, NodeOutcome, Result};
+use crate::round::{self, Round};
 use crate::scripts;
 
-/// A node command already running as a task; cloneable, so that the next
-/// command for the same key on the node, and the quorum gathering, can both
-/// wait for it.
-pub(crate) type Pending = Shared<BoxFuture<'static, Reply>>;
+pub(crate) use crate::round::Pending;
 
 /// The client's last unsettled command per key on one node.
 #[derive(Default)]
 struct Queue {
     next_id: u64,
-    tails: HashMap<String, (u64, Pending)>,
+    tails: HashMap<Arc<str>, (u64, Pending)>,
 }
 
 /// What a node answered, plus the data some commands return.
@@ -89,40 +86,52 @@ impl Node {
         self.conn.kind()
     }
 
-    /// Runs `command` as a task once every command enqueued earlier for `key`
-    /// on this node has settled (each is bounded by the node timeout), and
-    /// returns its pending reply. `command` is not polled before then, so its
-    /// own timeout starts when it is sent.
-    pub fn enqueue(
+    /// Makes `pending` the last command for `key` on this node and returns
+    /// `command` to run in its place: it starts once every command enqueued
+    /// earlier for `key` on this node has settled (each is bounded by the
+    /// node timeout), so its own timeout starts when it is sent. The caller
+    /// runs the returned future in the round whose slot `pending` is.
+    pub fn queue(
         self: &Arc<Self>,
-        runtime: &tokio::runtime::Handle,
-        key: &str,
+        key: &Arc<str>,
+        pending: Pending,
         command: impl Future<Output = Reply> + Send + 'static,
-    ) -> Pending {
+    ) -> impl Future<Output = Reply> + Send + 'static {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         queue.next_id += 1;
         let id = queue.next_id;
-        let previous = queue.tails.get(key).map(|(_, p)| p.clone());
-        let (node, owned_key) = (self.clone(), key.to_string());
-        let task = runtime.spawn(async move {
+        let previous = queue
+            .tails
+            .insert(key.clone(), (id, pending))
+            .map(|(_, p)| p);
+        drop(queue);
+        let (node, key) = (self.clone(), key.clone());
+        async move {
             if let Some(p) = previous {
                 p.await;
             }
             let reply = command.await;
             crate::telemetry::node_replied(&node.name, &reply.outcome);
             let mut queue = node.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if queue.tails.get(&owned_key).is_some_and(|(i, _)| *i == id) {
-                queue.tails.remove(&owned_key);
+            if queue.tails.get(&key).is_some_and(|(i, _)| *i == id) {
+                queue.tails.remove(&key);
             }
             reply
-        });
-        let pending = async move {
-            task.await
-                .unwrap_or_else(|e| Reply::of(NodeOutcome::Error(format!("node task ended: {e}"))))
         }
-        .boxed()
-        .shared();
-        queue.tails.insert(key.to_string(), (id, pending.clone()));
+    }
+
+    /// One command on this node alone, through its queue for `key` (see
+    /// [`queue`](Node::queue)), run as a round of its own.
+    pub fn enqueue(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        key: &str,
+        command: impl Future<Output = Reply> + Send + 'static,
+    ) -> Pending {
+        let round = Round::new(1);
+        let pending = round.pending(0);
+        let queued = self.queue(&Arc::from(key), pending.clone(), command);
+        round::spawn(runtime, &round, vec![queued]);
         pending
     }
 

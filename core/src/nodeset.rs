@@ -6,11 +6,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use std::pin::Pin;
+use std::task::Poll;
 
 use crate::error::{NodeOutcome, NodeReport, Outcomes};
 use crate::node::{Node, Pending, Reply};
 use crate::quorum::{Quorum, Verdict};
+use crate::round::{self, Round};
 
 pub(crate) struct NodeSet {
     nodes: Vec<Arc<Node>>,
@@ -45,43 +47,64 @@ impl NodeSet {
 
     /// Enqueues `command(i, node)` for `key` on every node (after the
     /// client's earlier commands for `key` on that node) and returns the
-    /// pending replies, in node order. Nothing waits here.
+    /// pending replies, in node order, all run as one round (one task).
+    /// Nothing waits here.
     pub fn send<F, Fut>(&self, key: &str, command: F) -> Vec<Pending>
     where
         F: Fn(usize, Arc<Node>) -> Fut,
         Fut: Future<Output = Reply> + Send + 'static,
     {
-        self.nodes
+        let round = Round::new(self.nodes.len());
+        let key: Arc<str> = Arc::from(key);
+        let mut commands = Vec::with_capacity(self.nodes.len());
+        let pending = self
+            .nodes
             .iter()
             .enumerate()
-            .map(|(i, node)| node.enqueue(&self.runtime, key, command(i, node.clone())))
-            .collect()
+            .map(|(i, node)| {
+                let p = round.pending(i);
+                commands.push(node.queue(&key, p.clone(), command(i, node.clone())));
+                p
+            })
+            .collect();
+        round::spawn(&self.runtime, &round, commands);
+        pending
     }
 
     /// Waits until a quorum said `Ok` or that has become impossible. Replies
     /// not awaited are None; their commands go on in the background.
     pub async fn gather(&self, pending: &[Pending]) -> (Vec<Option<Reply>>, Verdict) {
         let mut replies: Vec<Option<Reply>> = vec![None; pending.len()];
-        let mut waiting: FuturesUnordered<_> = pending
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, p)| async move { (i, p.await) })
-            .collect();
+        let mut waiting: Vec<Option<Pending>> = pending.iter().cloned().map(Some).collect();
         let (mut oks, mut fails) = (0, 0);
         let mut verdict = Verdict::Open;
-        while let Some((i, reply)) = waiting.next().await {
-            if reply.outcome == NodeOutcome::Ok {
-                oks += 1;
+        // Polls the unanswered slots on each wake-up: with a handful of nodes
+        // this costs less than a FuturesUnordered's allocation per node.
+        std::future::poll_fn(|cx| {
+            for (i, slot) in waiting.iter_mut().enumerate() {
+                let Some(p) = slot else { continue };
+                let Poll::Ready(reply) = Pin::new(p).poll(cx) else {
+                    continue;
+                };
+                *slot = None;
+                if reply.outcome == NodeOutcome::Ok {
+                    oks += 1;
+                } else {
+                    fails += 1;
+                }
+                replies[i] = Some(reply);
+                verdict = self.quorum.verdict(oks, fails);
+                if verdict != Verdict::Open {
+                    return Poll::Ready(());
+                }
+            }
+            if waiting.iter().all(Option::is_none) {
+                Poll::Ready(())
             } else {
-                fails += 1;
+                Poll::Pending
             }
-            replies[i] = Some(reply);
-            verdict = self.quorum.verdict(oks, fails);
-            if verdict != Verdict::Open {
-                break;
-            }
-        }
+        })
+        .await;
         (replies, verdict)
     }
 

@@ -37,6 +37,9 @@ async fn all_or_nothing_over_several_resources() {
         all.deadline(),
         all.locks().iter().map(|l| l.deadline()).min().unwrap()
     );
+    // The acquire returned at the quorum; the last node's SET may still be
+    // on its way.
+    assert!(a.settled(Duration::from_secs(2)).await);
     for l in all.locks() {
         assert_eq!(cluster.count_value(l.key(), l.value()), 3);
     }
@@ -52,6 +55,7 @@ async fn all_or_nothing_over_several_resources() {
 
     assert!(all.extend(TTL).await.unwrap() > Duration::from_secs(9));
     all.release().await.unwrap();
+    assert!(a.settled(Duration::from_secs(2)).await);
     for r in ["m-a", "m-b", "m-c"] {
         assert_eq!(cluster.count_key(&a.lock_key(r)), 0, "{r} left held");
     }
