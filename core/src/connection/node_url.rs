@@ -242,25 +242,27 @@ fn has_port(host: &str) -> bool {
 /// mentions a password (`sentinel_password=`). For messages and logs; the
 /// command line shows node URLs through it too.
 pub fn redact(url: &str) -> String {
-    let (url, query) = match url.split_once('?') {
-        Some((u, q)) => (u, Some(q)),
-        None => (url, None),
+    // Everything between the scheme and the last '@' may be credentials,
+    // wherever a '?' or a '#' sits in it (a URL that does not parse can put
+    // the userinfo after a '?', found by fuzz/ config): all of it is masked.
+    let masked = match url.rfind('@') {
+        Some(at) => match url.find("://").filter(|&s| s < at) {
+            Some(s) => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+            None => format!("***@{}", &url[at + 1..]),
+        },
+        None => url.to_string(),
     };
-    let mut out = match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_string(),
+    let Some((base, query)) = masked.split_once('?') else {
+        return masked;
     };
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out = format!("{out}?{}", pairs.join("&"));
-    }
-    out
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -272,6 +274,12 @@ mod tests {
     fn redact_hides_credentials() {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://***@h:1/0");
         assert_eq!(redact("redis://h:1"), "redis://h:1");
+        // Found by fuzz/ config: a '?' before the userinfo.
+        assert_eq!(
+            redact("redis://\0?\0ZZ:secret@[::1]:/?"),
+            "redis://***@[::1]:/?"
+        );
+        assert_eq!(redact("redis:u:secret@h"), "***@h");
         assert_eq!(
             redact("redis+sentinel://u:s3@a:1,b:2/m?sentinel_password=s4&protocol=resp3"),
             "redis+sentinel://***@a:1,b:2/m?sentinel_password=***&protocol=resp3"
