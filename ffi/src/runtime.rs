@@ -1,9 +1,10 @@
-//! The process-wide runtime: `redlead-io-<i>` threads, each driving a
-//! current-thread tokio runtime (`redlead::io_thread`). A client lives on one
-//! of them (round robin), with its connections and background tasks; a
-//! blocking C call parks the caller while that thread does the network work,
-//! so one operation costs two thread hand-offs whatever the number of nodes.
-//! Built lazily by the first call that needs it, never dropped.
+//! The process-wide runtime: current-thread tokio runtimes, each with its
+//! `redlead-io-<i>` thread (`redlead::io_thread`). A client lives on one of
+//! them (round robin), with its connections and background tasks. A blocking
+//! C call drives the first runtime itself while it waits (its thread sits in
+//! epoll for the replies; the I/O thread steps aside), so back-to-back calls
+//! cost no thread hand-off. Built lazily by the first call that needs it,
+//! never dropped.
 //!
 //! fork(): the child inherits the memory but not the threads, so the pid is
 //! recorded when the runtime is built and every call checks it.
@@ -12,6 +13,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use redlead_core::io_thread::IoRuntime;
 use tokio::runtime::Handle;
 
 use crate::status::{redlead_status, FfiError, FfiResult};
@@ -22,7 +24,7 @@ pub(crate) const DEFAULT_THREADS: usize = 1;
 pub(crate) const MAX_THREADS: usize = 256;
 
 struct IoThreads {
-    handles: Vec<Handle>,
+    runtimes: Vec<IoRuntime>,
     next: AtomicUsize,
 }
 
@@ -43,7 +45,7 @@ pub fn forked() -> bool {
 
 /// I/O threads of the built runtime, or None before it is built.
 pub fn built_threads() -> Option<usize> {
-    RUNTIME.get().map(|io| io.handles.len())
+    RUNTIME.get().map(|io| io.runtimes.len())
 }
 
 fn io_threads(threads: Option<usize>) -> FfiResult<&'static IoThreads> {
@@ -60,8 +62,8 @@ fn io_threads(threads: Option<usize>) -> FfiResult<&'static IoThreads> {
     // ours, as an application's would be (core/src/tls.rs).
     redlead_core::tls::install_ring_provider();
     let n = threads.unwrap_or(DEFAULT_THREADS);
-    let handles = (0..n)
-        .map(|i| redlead_core::io_thread::start_io_thread(&format!("redlead-io-{i}")))
+    let runtimes = (0..n)
+        .map(|i| IoRuntime::start(&format!("redlead-io-{i}")))
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| {
             FfiError::new(
@@ -71,7 +73,7 @@ fn io_threads(threads: Option<usize>) -> FfiResult<&'static IoThreads> {
         })?;
     PID.store(getpid(), Ordering::Release);
     Ok(RUNTIME.get_or_init(|| IoThreads {
-        handles,
+        runtimes,
         next: AtomicUsize::new(0),
     }))
 }
@@ -81,14 +83,14 @@ fn io_threads(threads: Option<usize>) -> FfiResult<&'static IoThreads> {
 /// different count once it exists is an error.
 pub fn get(threads: Option<usize>) -> FfiResult<&'static Handle> {
     let io = io_threads(threads)?;
-    let i = io.next.fetch_add(1, Ordering::Relaxed) % io.handles.len();
-    Ok(&io.handles[i])
+    let i = io.next.fetch_add(1, Ordering::Relaxed) % io.runtimes.len();
+    Ok(io.runtimes[i].handle())
 }
 
 /// The first I/O thread: for background work not tied to one client (the
 /// asynchronous calls' tasks; what they await runs on its client's thread).
 pub fn background() -> FfiResult<&'static Handle> {
-    Ok(&io_threads(None)?.handles[0])
+    Ok(io_threads(None)?.runtimes[0].handle())
 }
 
 fn check_threads(threads: Option<usize>) -> FfiResult<()> {
@@ -106,29 +108,18 @@ pub fn on_runtime_thread() -> bool {
     Handle::try_current().is_ok()
 }
 
-/// Runs a future to completion for a blocking C call: the future runs as
-/// one task on an I/O thread, next to the connections it talks to, and the
-/// caller's thread parks until it ends (two hand-offs per call; polling it
-/// here instead would cost a wake-up of this thread per node reply). A panic
-/// in the task resumes here, where the boundary turns it into an error.
-pub fn block_on<F>(f: F) -> FfiResult<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
+/// Runs a future to completion for a blocking C call, on the caller's
+/// thread, which drives the first runtime (its clients' connections and
+/// tasks) while it waits, unless another caller already does. With more than
+/// one I/O thread, the other runtimes' clients still reply through their own
+/// thread. A panic in the future unwinds to the boundary, which turns it
+/// into an error.
+pub fn block_on<F: Future>(f: F) -> FfiResult<F::Output> {
     if on_runtime_thread() {
         return Err(FfiError::new(
             redlead_status::REDLEAD_ERR_WRONG_THREAD,
             "blocking redlead call made from inside a tokio runtime thread (e.g. a redlead I/O thread); call it from another thread",
         ));
     }
-    let io = background()?;
-    match io.block_on(io.spawn(f)) {
-        Ok(out) => Ok(out),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(FfiError::new(
-            redlead_status::REDLEAD_ERR_INTERNAL,
-            format!("the runtime dropped the operation: {e}"),
-        )),
-    }
+    Ok(io_threads(None)?.runtimes[0].block_on(f))
 }

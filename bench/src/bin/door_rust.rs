@@ -6,7 +6,9 @@
 //!   caller can do; the reference for every other door),
 //! - `rust-fenced`: the same, fenced,
 //! - `rust-mt`: `block_on` from this thread into a 2-worker multi-thread
-//!   runtime, as a foreign caller would without a library-owned I/O thread.
+//!   runtime, as a foreign caller would without a library-owned I/O thread,
+//! - `rust-io`: the runtime the C, Python, Go and C# doors use
+//!   (`redlead::io_thread::IoRuntime`), blocked on from this thread.
 //!
 //! With `BENCH_CONTENDERS=k` it instead runs k tasks on distinct resources
 //! for `BENCH_SECONDS` (default 3), on a 2-worker runtime (a current-thread
@@ -103,32 +105,16 @@ fn main() {
     drop(rl);
     drop(mt);
 
-    // A current-thread runtime on its own I/O thread; this thread hands each
-    // operation over as a task and parks until it completes.
-    let io = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = io.handle().clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        io.block_on(async {
-            let _ = stop_rx.await;
-        })
-    });
+    // The bindings' runtime (`redlead::io_thread`): this thread drives it
+    // while it blocks, the I/O thread when nobody does.
+    let io = redlead::io_thread::IoRuntime::start("redlead-io").expect("runtime");
     let rl = {
-        let _g = handle.enter();
+        let _g = io.handle().enter();
         Arc::new(Redlock::new(&urls, Config::default()).expect("client"))
     };
     let call = |rl: &Arc<Redlock>| {
-        let rl = rl.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        handle.spawn(async move {
-            let d = once(&rl, "bench-rust-io", &LockOptions::default()).await;
-            let _ = tx.send(d);
-        });
         let t = Instant::now();
-        rx.blocking_recv().unwrap();
+        io.block_on(once(rl, "bench-rust-io", &LockOptions::default()));
         t.elapsed()
     };
     for _ in 0..200 {
@@ -136,8 +122,6 @@ fn main() {
     }
     let xs: Vec<Duration> = (0..n).map(|_| call(&rl)).collect();
     report("rust-io", xs);
-    let _ = stop_tx.send(());
-    thread.join().unwrap();
 }
 
 /// k tasks on distinct resources over one client, on a 2-worker runtime or

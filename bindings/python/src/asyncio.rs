@@ -1,10 +1,11 @@
-//! asyncio support: a core future runs as a task on the library's I/O
-//! thread; its result is handed to the event loop's own thread, which
-//! completes the `asyncio.Future`. Cancelling the asyncio future aborts the
-//! task.
+//! asyncio support: a core future runs as a task on the library's runtime;
+//! its result is handed to the event loop's own thread, which completes the
+//! `asyncio.Future`. Cancelling the asyncio future aborts the task.
 //!
-//! The I/O thread never takes the GIL: it would stall every connection and
-//! renewal of the process while Python runs. It queues the completion and
+//! The runtime's tasks never take the GIL: whichever thread drives them (the
+//! I/O thread, or a blocking caller that released the GIL) would stall every
+//! connection and renewal of the process while Python runs. The task queues
+//! the completion and
 //! writes one byte to a socket pair the loop watches (`loop.add_reader`); the
 //! loop drains the queue with the GIL it already holds. One wake-up per batch
 //! of completions, no thread per call, no `call_soon_threadsafe` hop.
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use tokio::runtime::Handle;
+use redlead::io_thread::IoRuntime;
 use tokio::task::AbortHandle;
 
 /// A completion, run on the loop's thread with the GIL.
@@ -152,7 +153,7 @@ pub fn ready<'py>(value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// running loop is required).
 pub fn spawn<'py, F, T, C>(
     py: Python<'py>,
-    rt: &Handle,
+    rt: &IoRuntime,
     fut: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use redlead::io_thread::IoRuntime;
 use redlead::{Election, ElectionOverrides};
-use tokio::runtime::Handle;
 
 use crate::args::{duration, RENEW_INTERVAL, RETRY_INTERVAL, RETRY_JITTER, STEP_DOWN_MARGIN, TTL};
 use crate::callbacks::Callbacks;
@@ -45,7 +45,7 @@ pub struct Settings<'a, 'py> {
 pub struct PyElection {
     inner: Arc<Election>,
     watch: Arc<TermWatch>,
-    rt: Handle,
+    rt: IoRuntime,
     pid: u32,
 }
 
@@ -289,7 +289,7 @@ pub fn elect(
         }
     };
     let election = {
-        let _in_runtime = core.rt.enter();
+        let _in_runtime = core.rt.handle().enter();
         Election::start(&core.redlock, &resource, &candidate, config, handler)
             .map_err(|e| to_py(py, e))?
     };

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
+use redlead::io_thread::IoRuntime;
 use redlead::{Error, ErrorKind};
-use tokio::runtime::Handle;
 
 use crate::args::{duration, TTL};
 use crate::errors::{new_err, to_py, IntoPy};
@@ -20,7 +20,7 @@ use crate::runtime::{check_pid, wait_short};
 pub struct PyLock {
     inner: Arc<redlead::Lock>,
     ttl: Duration,
-    rt: Handle,
+    rt: IoRuntime,
     pid: u32,
 }
 

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use redlead::io_thread::IoRuntime;
 use redlead::{Observation, Observer};
-use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::args::{duration_or, POLL_INTERVAL, TIMEOUT};
@@ -29,7 +29,7 @@ pub struct PyObserver {
     inner: Observer,
     /// The changes this object has seen (`wait_for_change` marks them).
     seen: Mutex<watch::Receiver<Observation>>,
-    rt: Handle,
+    rt: IoRuntime,
     pid: u32,
 }
 

@@ -13,8 +13,8 @@ use std::mem::ManuallyDrop;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
+use redlead::io_thread::IoRuntime;
 use redlead::{Config, Redlock};
-use tokio::runtime::Handle;
 
 use crate::errors::IntoPy;
 use crate::runtime::runtime;
@@ -23,7 +23,7 @@ use crate::runtime::runtime;
 #[derive(Clone)]
 pub struct Core {
     pub redlock: Redlock,
-    pub rt: Handle,
+    pub rt: IoRuntime,
     pub pid: u32,
 }
 
@@ -31,7 +31,7 @@ impl Core {
     fn build(py: Python<'_>, nodes: &[String], config: Config) -> PyResult<Core> {
         let rt = runtime()?;
         let redlock = {
-            let _in_runtime = rt.enter();
+            let _in_runtime = rt.handle().enter();
             Redlock::new(nodes, config).py_err(py)?
         };
         Ok(Core {

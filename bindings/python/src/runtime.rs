@@ -6,13 +6,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tokio::runtime::Handle;
+use redlead::io_thread::IoRuntime;
 
 use crate::errors::RedleadError;
 
 struct Shared {
     pid: u32,
-    runtime: Handle,
+    runtime: IoRuntime,
 }
 
 static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
@@ -21,12 +21,13 @@ static RUNTIME: Mutex<Option<Shared>> = Mutex::new(None);
 /// into Python any more, so interpreter shutdown never waits on one.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-/// The runtime of this process, built on first use: one I/O thread
-/// (`redlead::io_thread`) that owns every client's connections and tasks, so
-/// a blocking call costs two thread hand-offs, not one per node reply. After
+/// The runtime of this process, built on first use: one current-thread
+/// runtime (`redlead::io_thread`) that owns every client's connections and
+/// tasks, driven by a blocking caller while it waits and by the I/O thread
+/// otherwise, so a blocking call costs no thread hand-off. After
 /// `fork()` the child has no such thread, so a child gets a runtime of its
 /// own; the parent's handle is leaked (its thread does not exist here).
-pub fn runtime() -> PyResult<Handle> {
+pub fn runtime() -> PyResult<IoRuntime> {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(s) = slot.as_ref() {
@@ -34,7 +35,7 @@ pub fn runtime() -> PyResult<Handle> {
             return Ok(s.runtime.clone());
         }
     }
-    let handle = redlead::io_thread::start_io_thread("redlead-io").map_err(|e| {
+    let handle = IoRuntime::start("redlead-io").map_err(|e| {
         RedleadError::new_err(format!("cannot start the runtime's I/O thread: {e}"))
     })?;
     let fresh = Shared {
@@ -77,30 +78,25 @@ pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
 }
 
 /// Runs `fut`, which the core bounds by a few node timeouts (try_acquire,
-/// extend, release, ping), as a task on the I/O thread while this thread
-/// waits without the GIL. No signal polling: its timer would cost a wake-up
-/// of the I/O thread on every call, for an operation that ends within
-/// milliseconds anyway. A panic in the task resumes here (pyo3 turns it into
-/// a PanicException).
-pub fn wait_short<F>(py: Python<'_>, rt: &Handle, fut: F) -> F::Output
+/// extend, release, ping), on this thread without the GIL, this thread
+/// driving the runtime meanwhile. No signal polling: an operation that ends
+/// within milliseconds needs none. A panic in `fut` unwinds to pyo3, which
+/// turns it into a PanicException.
+pub fn wait_short<F>(py: Python<'_>, rt: &IoRuntime, fut: F) -> F::Output
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + Send,
+    F::Output: Send,
 {
-    let task = rt.spawn(fut);
-    match py.detach(|| rt.block_on(task)) {
-        Ok(out) => out,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    py.detach(|| rt.block_on(fut))
 }
 
 /// How often a blocking wait wakes to let Python deliver signals (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
-/// Runs `fut` to completion as a task on the I/O thread, without holding
-/// the GIL. Every `SIGNAL_POLL` the wait re-attaches to check for signals; a
+/// Runs `fut` to completion as a task on the runtime, without holding the
+/// GIL (this thread drives the runtime while it waits). Every `SIGNAL_POLL` the wait re-attaches to check for signals; a
 /// KeyboardInterrupt aborts the task (the core's operations are cancel safe).
-pub fn wait<F>(py: Python<'_>, rt: &Handle, fut: F) -> PyResult<F::Output>
+pub fn wait<F>(py: Python<'_>, rt: &IoRuntime, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
