@@ -191,6 +191,8 @@ def main() -> int:
         contenders = []
         if "rust" in labels:
             contenders.append(("Rust API, one current-thread runtime", [f"{b}/door-rust"], {"BENCH_ONE_THREAD": "1"}))
+            contenders.append(("Rust API, two current-thread runtimes on two threads, a client each",
+                               [f"{b}/door-rust"], {"BENCH_RUNTIMES": "2"}))
             contenders.append(("Rust API, 2-worker runtime", [f"{b}/door-rust"], {}))
         if "python" in labels:
             contenders.append(("Python asyncio", next(d.argv for d in doors if d.label == "python"), {}))

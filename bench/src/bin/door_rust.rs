@@ -12,7 +12,8 @@
 //!
 //! With `BENCH_CONTENDERS=k` it instead runs k tasks on distinct resources
 //! for `BENCH_SECONDS` (default 3), on a 2-worker runtime (a current-thread
-//! one with `BENCH_ONE_THREAD=1`), and prints `TPUT rust k=.. ops_s=..`.
+//! one with `BENCH_ONE_THREAD=1`, r of them on r threads with
+//! `BENCH_RUNTIMES=r`), and prints `TPUT rust k=.. ops_s=..`.
 //!
 //! Env: BENCH_URLS (comma-separated node URLs), BENCH_N (default 3000).
 
@@ -124,48 +125,73 @@ fn main() {
     report("rust-io", xs);
 }
 
-/// k tasks on distinct resources over one client, on a 2-worker runtime or
-/// (BENCH_ONE_THREAD set) a current-thread one.
+/// k tasks on distinct resources: over one client on a 2-worker runtime,
+/// or (BENCH_ONE_THREAD set) on a current-thread one, or (BENCH_RUNTIMES=r)
+/// split over r current-thread runtimes on r threads, a client each (as
+/// the C ABI's `runtime_threads` does).
 fn throughput(urls: &[String], k: usize) {
     let secs: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3.0);
-    let rt = if std::env::var_os("BENCH_ONE_THREAD").is_some() {
+    let runtimes: Option<usize> = std::env::var("BENCH_RUNTIMES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let current = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
+    };
+    let ops = match runtimes {
+        Some(r) => {
+            let r = r.clamp(1, k.max(1));
+            let threads: Vec<_> = (0..r)
+                .map(|j| {
+                    let urls = urls.to_vec();
+                    std::thread::spawn(move || {
+                        current().block_on(contend(urls, j * k / r..(j + 1) * k / r, secs))
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).sum()
+        }
+        None if std::env::var_os("BENCH_ONE_THREAD").is_some() => {
+            current().block_on(contend(urls.to_vec(), 0..k, secs))
+        }
+        None => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap()
+            .block_on(contend(urls.to_vec(), 0..k, secs)),
     };
-    let ops = rt.block_on(async {
-        let rl = Arc::new(Redlock::new(urls, Config::default()).expect("client"));
-        let until = Instant::now() + Duration::from_secs_f64(secs);
-        let tasks: Vec<_> = (0..k)
-            .map(|i| {
-                let rl = rl.clone();
-                tokio::spawn(async move {
-                    let res = format!("bench-tput-{i}");
-                    let p = LockOptions::default();
-                    let mut done = 0u64;
-                    while Instant::now() < until {
-                        once(&rl, &res, &p).await;
-                        done += 1;
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for t in tasks {
-            total += t.await.unwrap();
-        }
-        total
-    });
     println!("TPUT rust k={k} ops_s={:.0}", ops as f64 / secs);
+}
+
+/// One client, a task per resource in `resources`, each acquiring and
+/// releasing its own resource in a loop for `secs`; the operations done.
+async fn contend(urls: Vec<String>, resources: std::ops::Range<usize>, secs: f64) -> u64 {
+    let rl = Arc::new(Redlock::new(&urls, Config::default()).expect("client"));
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    let tasks: Vec<_> = resources
+        .map(|i| {
+            let rl = rl.clone();
+            tokio::spawn(async move {
+                let res = format!("bench-tput-{i}");
+                let p = LockOptions::default();
+                let mut done = 0u64;
+                while Instant::now() < until {
+                    once(&rl, &res, &p).await;
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    total
 }
