@@ -87,10 +87,12 @@ pub fn get(threads: Option<usize>) -> FfiResult<&'static Handle> {
     Ok(io.runtimes[i].handle())
 }
 
-/// The first I/O thread: for background work not tied to one client (the
-/// asynchronous calls' tasks; what they await runs on its client's thread).
-pub fn background() -> FfiResult<&'static Handle> {
-    Ok(io_threads(None)?.runtimes[0].handle())
+/// The first runtime: for background work not tied to one client (the
+/// asynchronous calls' tasks; what they await runs on its client's
+/// runtime). Spawning through it wakes its I/O thread at once when no
+/// blocking caller drives it.
+pub fn background() -> FfiResult<&'static IoRuntime> {
+    Ok(&io_threads(None)?.runtimes[0])
 }
 
 fn check_threads(threads: Option<usize>) -> FfiResult<()> {
