@@ -53,6 +53,7 @@ impl Reply {
 pub(crate) struct Node {
     /// host:port or socket path; never the password.
     pub name: String,
+    reply_keys: crate::telemetry::NodeReplyKeys,
     /// Set once the server refused `ZADD GT`.
     legacy_zadd: AtomicBool,
     /// Set once the server refused `SET ... NX GET` (Redis < 7.0).
@@ -72,6 +73,7 @@ impl Node {
         let conn = Connection::open(parsed, dialing)
             .map_err(|e| Error::invalid(format!("node {}: {e}", redact(url))))?;
         Ok(Arc::new(Node {
+            reply_keys: crate::telemetry::NodeReplyKeys::new(&name),
             name,
             legacy_zadd: AtomicBool::new(false),
             legacy_set_get: AtomicBool::new(false),
@@ -111,7 +113,7 @@ impl Node {
                 p.await;
             }
             let reply = command.await;
-            crate::telemetry::node_replied(&node.name, &reply.outcome);
+            crate::telemetry::node_replied(&node.reply_keys, &reply.outcome);
             let mut queue = node.queue.lock().unwrap_or_else(|p| p.into_inner());
             if queue.tails.get(&key).is_some_and(|(i, _)| *i == id) {
                 queue.tails.remove(&key);

@@ -1,7 +1,7 @@
 //! What the library reports through the `metrics` facade: acquire latency,
 //! every node reply by outcome, lost locks, leadership. Without a recorder
-//! installed by the application each call is a no-op (one atomic load), so
-//! the hot path pays nothing unless someone listens. Names and labels are
+//! installed by the application each call reaches the no-op recorder; the
+//! per-reply counter (the hot path) builds no key to get there. Names and labels are
 //! listed in docs/metrics.md; keep both in step.
 
 use std::time::Duration;
@@ -27,17 +27,42 @@ pub(crate) fn acquire_finished<T>(took: Duration, fenced: bool, result: &Result<
         .record(took.as_secs_f64());
 }
 
+/// The keys of one node's reply counter, one per outcome, built once per
+/// node: the `counter!` macro would build a key (a label vector and the
+/// node's name, two allocations) for every reply, recorder or not.
+pub(crate) struct NodeReplyKeys([metrics::Key; 6]);
+
+const OUTCOMES: [&str; 6] = ["ok", "held", "not_held", "error", "timeout", "not_awaited"];
+
+static REPLY_METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+impl NodeReplyKeys {
+    pub(crate) fn new(node: &str) -> NodeReplyKeys {
+        let node = metrics::SharedString::from(std::sync::Arc::<str>::from(node));
+        NodeReplyKeys(OUTCOMES.map(|outcome| {
+            metrics::Key::from_parts(
+                NODE_REPLIES,
+                vec![
+                    metrics::Label::new("node", node.clone()),
+                    metrics::Label::new("outcome", outcome),
+                ],
+            )
+        }))
+    }
+}
+
 /// One reply of one node to any command.
-pub(crate) fn node_replied(node: &str, outcome: &NodeOutcome) {
-    let outcome = match outcome {
-        NodeOutcome::Ok => "ok",
-        NodeOutcome::Held(_) => "held",
-        NodeOutcome::NotHeld => "not_held",
-        NodeOutcome::Error(_) => "error",
-        NodeOutcome::Timeout => "timeout",
-        NodeOutcome::NotAwaited => "not_awaited",
+pub(crate) fn node_replied(keys: &NodeReplyKeys, outcome: &NodeOutcome) {
+    let i = match outcome {
+        NodeOutcome::Ok => 0,
+        NodeOutcome::Held(_) => 1,
+        NodeOutcome::NotHeld => 2,
+        NodeOutcome::Error(_) => 3,
+        NodeOutcome::Timeout => 4,
+        NodeOutcome::NotAwaited => 5,
     };
-    metrics::counter!(NODE_REPLIES, "node" => node.to_string(), "outcome" => outcome).increment(1);
+    metrics::with_recorder(|r| r.register_counter(&keys.0[i], &REPLY_METADATA).increment(1));
 }
 
 /// A held lock became lost (its lost signal fired).
