@@ -17,13 +17,13 @@
 //! runtime hands the core to whichever thread asks while it is free), and
 //! its own thread waits in epoll for the replies, as the Rust API on a
 //! current-thread runtime does. The I/O thread steps aside when a caller
-//! arrives and takes the core back only after [`GRACE`] without callers, so
-//! calls made back to back find it free; while nobody holds it (at most
-//! `GRACE`), timers and I/O of background tasks wait; work spawned through
+//! arrives and takes the core back only after a [`GRACE`] without calls, so
+//! calls made back to back find it free; while nobody holds it (at most two
+//! graces), timers and I/O of background tasks wait; work spawned through
 //! [`IoRuntime::spawn`] wakes the I/O thread at once.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -54,6 +54,12 @@ struct Shared {
     calls: AtomicU64,
     /// Wakes the I/O thread's turn on the core when a caller arrives.
     step_aside: AtomicWaker,
+    /// Work was spawned that nobody has driven since: the I/O thread takes
+    /// the core without waiting out the grace. Cleared by whoever takes the
+    /// core next (a caller, or the I/O thread), since it runs that work.
+    spawned: AtomicBool,
+    /// Times the I/O thread took the core (tests read it).
+    takeovers: AtomicU64,
     io: Mutex<IoWaits>,
     /// Signals the I/O thread: the last caller left, or work was spawned
     /// during its grace.
@@ -67,9 +73,6 @@ struct IoWaits {
     for_no_callers: bool,
     /// The I/O thread holds the core (or is about to take it).
     holds_core: bool,
-    /// Work was spawned since the I/O thread last took the core: it takes
-    /// it again without waiting out the grace.
-    spawned: bool,
 }
 
 impl IoRuntime {
@@ -86,6 +89,8 @@ impl IoRuntime {
             callers: AtomicUsize::new(0),
             calls: AtomicU64::new(0),
             step_aside: AtomicWaker::new(),
+            spawned: AtomicBool::new(false),
+            takeovers: AtomicU64::new(0),
             io: Mutex::new(IoWaits::default()),
             io_wake: Condvar::new(),
         });
@@ -111,9 +116,7 @@ impl IoRuntime {
     {
         let s = &*self.shared;
         let task = s.rt.spawn(fut);
-        let mut io = s.io();
-        if !io.holds_core && !io.spawned {
-            io.spawned = true;
+        if !s.spawned.swap(true, Ordering::SeqCst) && !s.io().holds_core {
             s.io_wake.notify_one();
         }
         task
@@ -127,6 +130,7 @@ impl IoRuntime {
         let s = &*self.shared;
         s.calls.fetch_add(1, Ordering::SeqCst);
         s.callers.fetch_add(1, Ordering::SeqCst);
+        s.spawned.store(false, Ordering::SeqCst);
         let _leaving = Leaving(s);
         s.step_aside.wake();
         s.rt.block_on(fut)
@@ -156,7 +160,8 @@ impl Shared {
             {
                 let mut io = self.io();
                 io.holds_core = true;
-                io.spawned = false;
+                self.spawned.store(false, Ordering::SeqCst);
+                self.takeovers.fetch_add(1, Ordering::SeqCst);
             }
             // Until a caller arrives.
             self.rt.block_on(std::future::poll_fn(|cx| {
@@ -173,18 +178,20 @@ impl Shared {
 
     /// Returns once no caller has been inside `block_on` for a whole
     /// `GRACE`, or work was spawned while none was.
+    ///
+    /// It naps a grace at a time while calls keep coming, so callers calling
+    /// back to back never signal it. Only a call that lasts a whole nap
+    /// makes it wait to be told when the last caller leaves (a signal each
+    /// call would cost the caller a futex wake and this thread a wake-up,
+    /// usually to find the next call already started). The core stays free
+    /// at most two graces after the last caller left.
     fn wait_for_a_quiet_grace(&self) {
         let mut io = self.io();
         io.holds_core = false;
         loop {
-            io.for_no_callers = true;
-            while self.callers.load(Ordering::SeqCst) > 0 {
-                io = self.io_wake.wait(io).unwrap_or_else(|p| p.into_inner());
-            }
-            io.for_no_callers = false;
             let calls = self.calls.load(Ordering::SeqCst);
             let deadline = std::time::Instant::now() + self.grace;
-            while !io.spawned {
+            while !self.spawned.load(Ordering::SeqCst) {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {
                     break;
@@ -195,10 +202,18 @@ impl Shared {
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
             }
-            if self.callers.load(Ordering::SeqCst) == 0
-                && (io.spawned || self.calls.load(Ordering::SeqCst) == calls)
-            {
-                return;
+            let quiet = self.calls.load(Ordering::SeqCst) == calls;
+            if self.callers.load(Ordering::SeqCst) == 0 {
+                if quiet || self.spawned.load(Ordering::SeqCst) {
+                    return;
+                }
+            } else if quiet {
+                // One call has lasted the whole nap: wait for it to end.
+                io.for_no_callers = true;
+                while self.callers.load(Ordering::SeqCst) > 0 {
+                    io = self.io_wake.wait(io).unwrap_or_else(|p| p.into_inner());
+                }
+                io.for_no_callers = false;
             }
         }
     }
@@ -257,6 +272,38 @@ mod tests {
                 .expect("the task ran");
             assert_eq!(name.as_deref(), Some("redlead-io-poke"));
         }
+    }
+
+    #[test]
+    fn work_spawned_while_the_io_thread_drove_does_not_cut_a_later_grace_short() {
+        // With a grace this long only a spawn nobody drove yet can bring the
+        // I/O thread back to the core.
+        let io = IoRuntime::start_with_grace("redlead-io-stale", Duration::from_secs(600)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        io.spawn(async move { tx.send(()).unwrap() });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("the task ran");
+        for _ in 0..20 {
+            io.block_on(async {});
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // The first takeover is the start; the spawn above was driven then.
+        assert_eq!(io.shared.takeovers.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn after_a_long_call_the_io_thread_takes_the_core_back() {
+        let io = IoRuntime::start("redlead-io-long").unwrap();
+        // Longer than a grace: the I/O thread waits to be told it ended.
+        io.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Through the handle: no wake-up of the I/O thread on spawn.
+        io.handle()
+            .spawn(async move { tx.send(thread_name()).unwrap() });
+        let name = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the task ran");
+        assert_eq!(name.as_deref(), Some("redlead-io-long"));
     }
 
     #[test]
