@@ -228,6 +228,16 @@ mod tests {
         std::thread::current().name().map(str::to_owned)
     }
 
+    /// The thread that runs a task spawned through the handle (which does
+    /// not wake the I/O thread) while no caller blocks.
+    fn runner_of_a_task(io: &IoRuntime) -> Option<String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        io.handle()
+            .spawn(async move { tx.send(thread_name()).unwrap() });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("the task ran")
+    }
+
     #[test]
     fn a_blocking_caller_drives_the_runtime_itself() {
         let io = IoRuntime::start("redlead-io-test").unwrap();
@@ -296,14 +306,7 @@ mod tests {
         let io = IoRuntime::start("redlead-io-long").unwrap();
         // Longer than a grace: the I/O thread waits to be told it ended.
         io.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Through the handle: no wake-up of the I/O thread on spawn.
-        io.handle()
-            .spawn(async move { tx.send(thread_name()).unwrap() });
-        let name = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the task ran");
-        assert_eq!(name.as_deref(), Some("redlead-io-long"));
+        assert_eq!(runner_of_a_task(&io).as_deref(), Some("redlead-io-long"));
     }
 
     #[test]
@@ -342,12 +345,6 @@ mod tests {
         assert_eq!(io.shared.callers.load(Ordering::SeqCst), 0);
         assert_eq!(io.block_on(async { 7 }), 7);
         // And the I/O thread still takes over when the caller is gone.
-        let (tx, rx) = std::sync::mpsc::channel();
-        io.handle()
-            .spawn(async move { tx.send(thread_name()).unwrap() });
-        let name = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("the task ran");
-        assert_eq!(name.as_deref(), Some("redlead-io-panic"));
+        assert_eq!(runner_of_a_task(&io).as_deref(), Some("redlead-io-panic"));
     }
 }
