@@ -162,6 +162,11 @@ fn record_panics() {
     HOOK.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // A failed check of this file fails its own test already;
+            // recorded, it would fail every test running alongside too.
+            if info.location().is_some_and(|l| l.file().ends_with("hostile.rs")) {
+                return default(info);
+            }
             let thread = std::thread::current().name().unwrap_or("?").to_string();
             // A short first line: a message that quoted earlier ones would
             // grow with every report.
@@ -237,6 +242,26 @@ async fn bounded<T>(what: &str, op: impl std::future::Future<Output = T>) -> T {
     out
 }
 
+/// Cases whose fakes stream 64 MiB replies run alone. While a runtime's
+/// workers are busy buffering them, its timers fire late (tokio looks at
+/// them between tasks), so a node timeout of 100 ms stretched past `BOUND`
+/// on a two-core CI machine running another case beside one (1.9 s once).
+/// The bound is about our code, not about sharing the machine.
+static HEAVY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+enum Turn {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>),
+}
+
+async fn take_turn(case: &str) -> Turn {
+    if case.contains("64_mib") || case.contains("64 MiB") {
+        Turn::Alone(HEAVY.write().await)
+    } else {
+        Turn::Shared(HEAVY.read().await)
+    }
+}
+
 /// A fake's outcome: what it answered was not understood, or not in time,
 /// or not waited for; never a grant.
 fn assert_fault(report: &NodeReport, what: &str) {
@@ -271,6 +296,7 @@ fn names(fakes: &[FakeServer]) -> Vec<String> {
 /// through the real nodes; the fake is reported as a fault.
 async fn mixed(case: &str, spoil: Spoiler) {
     record_panics();
+    let _turn = take_turn(case).await;
     let fake = FakeServer::start(move |c| Some(spoil(c)));
     let real = Cluster::start_in_memory(2);
     let urls = [fake.url(), real.nodes[0].url(), real.nodes[1].url()];
@@ -336,6 +362,7 @@ async fn mixed(case: &str, spoil: Spoiler) {
 /// error within the bound, each node reported as a fault.
 async fn only_fakes(case: &str, spoil: Spoiler) {
     record_panics();
+    let _turn = take_turn(case).await;
     let fakes: Vec<FakeServer> = (0..3)
         .map(|_| FakeServer::start(move |c| Some(spoil(c))))
         .collect();
@@ -392,6 +419,7 @@ async fn only_fakes(case: &str, spoil: Spoiler) {
 /// silent from then on would never grant the lock.)
 async fn after_grant(case: &str, spoil: Spoiler) {
     record_panics();
+    let _turn = take_turn(case).await;
     let fakes: Vec<FakeServer> = (0..3)
         .map(|_| {
             FakeServer::start(move |c| {
@@ -517,6 +545,7 @@ hostile_cases! {
 #[tokio::test(flavor = "current_thread")]
 async fn huge_length_headers_allocate_nothing_like_their_size() {
     record_panics();
+    let _turn = take_turn("huge length headers").await;
     for (case, spoil) in [
         ("bulk header of 2 GiB", bulk_header_of_2_gib as Spoiler),
         ("array header of 2^31", array_header_of_2_pow_31),
@@ -548,6 +577,7 @@ async fn huge_length_headers_allocate_nothing_like_their_size() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_64_mib_reply_costs_about_its_size() {
     record_panics();
+    let _turn = take_turn("64 MiB").await;
     let fakes: Vec<FakeServer> = (0..3)
         .map(|_| {
             FakeServer::start(|c| (c.name() == "SET").then_some(Answer::HugeBulk { len: 64 << 20 }))
@@ -587,6 +617,7 @@ async fn a_64_mib_reply_costs_about_its_size() {
 #[ignore = "known bug: a connection stuck mid-reply is never replaced (docs/reliability.md)"]
 async fn a_node_stuck_mid_reply_comes_back_once_the_server_answers() {
     record_panics();
+    let _turn = take_turn("stuck mid-reply").await;
     let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let b = broken.clone();
     let fake = FakeServer::start(move |c| {
