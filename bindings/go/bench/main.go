@@ -6,8 +6,12 @@
 //
 //	BENCH_URLS=redis://127.0.0.1:p1,... BENCH_N=3000 go run .
 //
-// prints `BENCH go ...`, `BENCH go-fenced ...` and `BENCH go-redsync ...`.
+// prints `BENCH go ...`, `BENCH go-fenced ...`, `BENCH go-cgo ...` (the
+// C calls through cgo without the binding, cgo.go) and `BENCH go-redsync ...`.
 package main
+
+// #include <stdlib.h>
+import "C"
 
 import (
 	"context"
@@ -17,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/go-redsync/redsync/v4"
 	redsyncredis "github.com/go-redsync/redsync/v4/redis"
@@ -64,6 +69,17 @@ func main() {
 		return time.Since(t)
 	}
 
+	raw, err := newCgoClient(urls)
+	must(err)
+	defer raw.close()
+	rawResource := C.CString("bench-go-cgo")
+	defer C.free(unsafe.Pointer(rawResource))
+	cgoOnce := func() time.Duration {
+		d, err := raw.once(rawResource)
+		must(err)
+		return d
+	}
+
 	var pools []redsyncredis.Pool
 	for _, u := range urls {
 		opt, err := goredislib.ParseURL(u)
@@ -86,9 +102,11 @@ func main() {
 	for i := 0; i < 200; i++ {
 		redleadOnce("bench-go")
 		redleadOnce("bench-go-fenced", redlead.WithFencing())
+		cgoOnce()
 		redsyncOnce()
 	}
 	plain, fenced, peer := make([]time.Duration, 0, n), make([]time.Duration, 0, n), make([]time.Duration, 0, n)
+	viaCgo := make([]time.Duration, 0, n)
 	const batch = 100
 	for len(plain) < n {
 		k := batch
@@ -102,10 +120,14 @@ func main() {
 			fenced = append(fenced, redleadOnce("bench-go-fenced", redlead.WithFencing()))
 		}
 		for i := 0; i < k; i++ {
+			viaCgo = append(viaCgo, cgoOnce())
+		}
+		for i := 0; i < k; i++ {
 			peer = append(peer, redsyncOnce())
 		}
 	}
 	report("go", plain)
 	report("go-fenced", fenced)
+	report("go-cgo", viaCgo)
 	report("go-redsync", peer)
 }
