@@ -164,7 +164,10 @@ fn record_panics() {
         std::panic::set_hook(Box::new(move |info| {
             // A failed check of this file fails its own test already;
             // recorded, it would fail every test running alongside too.
-            if info.location().is_some_and(|l| l.file().ends_with("hostile.rs")) {
+            if info
+                .location()
+                .is_some_and(|l| l.file().ends_with("hostile.rs"))
+            {
                 return default(info);
             }
             let thread = std::thread::current().name().unwrap_or("?").to_string();
